@@ -1,0 +1,117 @@
+/*
+ * alloc.c: allocation wrappers with optional failure injection (torture
+ * builds only; see alloc.h). The counter is process-wide and atomic; it
+ * exists only when MC_TORTURE is defined, so release builds carry no
+ * global mutable state.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+
+#ifdef MC_TORTURE
+#include <stdatomic.h>
+
+static atomic_ulong mc_alloc_n;
+static atomic_long mc_alloc_limit = -1; /* -1: not read yet, 0: never */
+
+static int
+mc_alloc_should_fail(void)
+{
+	long limit = atomic_load(&mc_alloc_limit);
+	unsigned long n;
+
+	if (limit < 0) {
+		const char *s = getenv("MC_ALLOC_FAIL");
+		char *end;
+
+		limit = 0;
+		if (s != NULL && *s != '\0') {
+			limit = strtol(s, &end, 10);
+			if (*end != '\0' || limit < 0)
+				limit = 0;
+		}
+		atomic_store(&mc_alloc_limit, limit);
+	}
+	n = atomic_fetch_add(&mc_alloc_n, 1) + 1;
+	return limit > 0 && n >= (unsigned long)limit;
+}
+
+unsigned long
+mc_alloc_count(void)
+{
+	return atomic_load(&mc_alloc_n);
+}
+#else
+#define mc_alloc_should_fail() 0
+
+unsigned long
+mc_alloc_count(void)
+{
+	return 0;
+}
+#endif
+
+void *
+mc_malloc(size_t n)
+{
+	if (mc_alloc_should_fail())
+		return NULL;
+	return malloc(n == 0 ? 1 : n);
+}
+
+void *
+mc_calloc(size_t nmemb, size_t size)
+{
+	if (mc_alloc_should_fail())
+		return NULL;
+	if (nmemb == 0 || size == 0)
+		nmemb = size = 1;
+	return calloc(nmemb, size);
+}
+
+void *
+mc_realloc(void *p, size_t n)
+{
+	if (mc_alloc_should_fail())
+		return NULL;
+	return realloc(p, n == 0 ? 1 : n);
+}
+
+char *
+mc_strndup(const char *s, size_t n)
+{
+	char *d;
+
+	if ((d = mc_malloc(n + 1)) == NULL)
+		return NULL;
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+char *
+mc_strdup(const char *s)
+{
+	return mc_strndup(s, strlen(s));
+}
+
+void
+mc_free(void *p)
+{
+	free(p);
+}
+
+void
+mc_cleanse(void *p, size_t n)
+{
+	if (p != NULL && n > 0)
+		explicit_bzero(p, n);
+}
+
+void
+mc_free_secret(void *p, size_t n)
+{
+	mc_cleanse(p, n);
+	free(p);
+}
