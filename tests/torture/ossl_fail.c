@@ -1,0 +1,92 @@
+/*
+ * ossl_fail.c: OpenSSL allocation-failure injection for `make
+ * check-torture` (tools/torture.sh), loaded with LD_PRELOAD into a test
+ * binary. A constructor installs CRYPTO_set_mem_functions() hooks before
+ * main() runs, so every allocation libcrypto and libssl make is counted;
+ * with MC_OSSL_FAIL=N in the environment, allocation N (counted from 1)
+ * and every later one returns NULL, as common/alloc.c does for our own
+ * with MC_ALLOC_FAIL. With MC_OSSL_COUNT_FILE=PATH the count is written
+ * to PATH at exit, which is how the driver learns how far to walk N.
+ *
+ * The environment is the driver's and trusted; a malformed number means
+ * "never fail".
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <openssl/crypto.h>
+
+static atomic_ulong ossl_n;
+static unsigned long ossl_limit; /* 0: never fail */
+
+static int
+ossl_should_fail(void)
+{
+	unsigned long n = atomic_fetch_add(&ossl_n, 1) + 1;
+
+	return ossl_limit > 0 && n >= ossl_limit;
+}
+
+static void *
+ossl_malloc(size_t num, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	if (ossl_should_fail())
+		return NULL;
+	return malloc(num == 0 ? 1 : num);
+}
+
+static void *
+ossl_realloc(void *p, size_t num, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	/* CRYPTO_realloc(p, 0) frees; that is not an allocation. */
+	if (num == 0) {
+		free(p);
+		return NULL;
+	}
+	if (ossl_should_fail())
+		return NULL;
+	return realloc(p, num);
+}
+
+static void
+ossl_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	free(p);
+}
+
+static void __attribute__((destructor))
+ossl_fail_fini(void)
+{
+	const char *path = getenv("MC_OSSL_COUNT_FILE");
+	FILE *f;
+
+	if (path == NULL || *path == '\0' || (f = fopen(path, "w")) == NULL)
+		return;
+	fprintf(f, "%lu\n", atomic_load(&ossl_n));
+	fclose(f);
+}
+
+static void __attribute__((constructor))
+ossl_fail_init(void)
+{
+	const char *s = getenv("MC_OSSL_FAIL");
+	char *end;
+	unsigned long v;
+
+	if (s != NULL && *s != '\0') {
+		v = strtoul(s, &end, 10);
+		if (*end == '\0')
+			ossl_limit = v;
+	}
+	/* Fails only if OpenSSL has allocated already; then say so, since
+	 * the run would test nothing. */
+	if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free))
+		fprintf(stderr, "ossl_fail: CRYPTO_set_mem_functions failed\n");
+}
