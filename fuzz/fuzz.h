@@ -25,4 +25,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 		}                                                             \
 	} while (0)
 
+/*
+ * True when tools/torture.sh is failing allocations in this process
+ * (MC_ALLOC_FAIL or MC_OSSL_FAIL set): a target then skips the checks
+ * that compare with OpenSSL, whose own allocations fail too, and keeps
+ * those that must hold whatever fails (no crash, no leak, a failure
+ * reported as a failure).
+ */
+static inline int
+fuzz_injecting(void)
+{
+	static int cached = -1;
+
+	if (cached < 0)
+		cached = getenv("MC_ALLOC_FAIL") != NULL ||
+		    getenv("MC_OSSL_FAIL") != NULL;
+	return cached;
+}
+
 #endif /* FUZZ_FUZZ_H */
