@@ -350,7 +350,7 @@ meshca_bundle_parse(const char *data, size_t len, const char *trust_domain,
 	for (i = 0; i < len && strchr(" \t\r\n", data[i]) != NULL &&
 	    data[i] != '\0'; i++)
 		;
-	if (i < len && data[i] == '{') {
+	if (i < len && (data[i] == '{' || data[i] == '[')) {
 		if (trust_domain == NULL) {
 			mc_err_set(&e, MC_ST_USAGE, 0, "bundle: SPIFFE bundle "
 			    "JSON needs a trust domain");

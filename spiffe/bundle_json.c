@@ -1,6 +1,6 @@
 /*
  * bundle_json.c: the SPIFFE bundle format (SPIFFE_Trust_Domain_and_Bundle.md
- * section 4, a JWK Set; X509-SVID.md section 6 for the x509-svid keys):
+ * section 4, a JWK Set; X509-SVID.md section 6.1 for the x509-svid keys):
  * reading it into a bundle, and writing a bundle's roots as one.
  *
  * Input is untrusted. jansson bounds nesting depth and rejects duplicate
@@ -8,7 +8,9 @@
  * must carry exactly one CA certificate in x5c (standard base64 of DER,
  * RFC 7517 4.7), and any public key parameters it also carries must be
  * those of that certificate. Keys of another "use" or an unknown "kty"
- * are skipped, as section 4 requires.
+ * are skipped, as section 4 requires. Stricter than X509-SVID.md 6.2: an
+ * x509-svid key whose x5c is missing, empty or longer than one is an
+ * error, not skipped or truncated.
  */
 #include <stdio.h>
 #include <string.h>
@@ -255,9 +257,14 @@ x5c_cert(json_t *k, const char *what, struct mc_err *e)
 	X509 *x = NULL;
 
 	x5c = json_object_get(k, "x5c");
-	/* X509-SVID.md 6: x5c "MUST contain exactly one" certificate. */
+	/*
+	 * X509-SVID.md 6.1: x5c "MUST include exactly one CA certificate".
+	 * 6.2 tells consumers to skip an entry without x5c and to use the
+	 * first of several; we refuse both instead, so that what is trusted
+	 * never depends on which of two readings of a bundle is taken.
+	 */
 	if (!json_is_array(x5c) || json_array_size(x5c) != 1) {
-		mc_err_set(e, MC_ST_PARSE, 0, "%s: X509-SVID 6: \"x5c\" must "
+		mc_err_set(e, MC_ST_PARSE, 0, "%s: X509-SVID 6.1: \"x5c\" must "
 		    "be an array of exactly one certificate", what);
 		return NULL;
 	}

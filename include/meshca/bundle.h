@@ -26,9 +26,12 @@ struct meshca_bundle;
 
 /*
  * Loads a bundle from memory, detecting the format: a document whose
- * first non-blank byte is '{' is SPIFFE bundle JSON (x509-svid keys only;
- * keys of other "use" or unknown "kty" are skipped), anything else is
- * PEM "CERTIFICATE" blocks. trust_domain names the trust domain the roots
+ * first non-blank byte is '{' (or '[', to report it as a JSON error) is
+ * SPIFFE bundle JSON (x509-svid keys only; keys of other "use" or unknown
+ * "kty" are skipped; an x509-svid key needs exactly one certificate in
+ * x5c, and any key parameters must match it), anything else is PEM
+ * "CERTIFICATE" blocks (text around them is ignored; other block types
+ * are errors). trust_domain names the trust domain the roots
  * belong to; NULL means "any" (PEM roots with no trust domain, as plain
  * OpenSSL would use them), which SPIFFE JSON does not allow.
  * Every certificate must be a CA certificate. An empty JSON "keys" array
