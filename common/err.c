@@ -27,7 +27,7 @@ mc_err_prefix(struct mc_err *e, const char *fmt, ...)
 {
 	char old[MC_ERR_MAX];
 	va_list ap;
-	size_t n;
+	size_t n, olen;
 	int r;
 
 	if (e == NULL)
@@ -42,8 +42,11 @@ mc_err_prefix(struct mc_err *e, const char *fmt, ...)
 		return;
 	e->msg[n++] = ':';
 	e->msg[n++] = ' ';
-	e->msg[n] = '\0';
-	strncat(e->msg, old, sizeof(e->msg) - n - 1);
+	olen = strlen(old);
+	if (olen > sizeof(e->msg) - n - 1)
+		olen = sizeof(e->msg) - n - 1;
+	memcpy(e->msg + n, old, olen);
+	e->msg[n + olen] = '\0';
 }
 
 void
