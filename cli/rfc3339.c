@@ -14,6 +14,14 @@
 #include "cli/rfc3339.h"
 #include "common/status.h"
 
+/* Reports the rule s breaks; returns -1. */
+static int
+bad(struct mc_err *e, const char *s, const char *rule)
+{
+	mc_err_set(e, MC_ST_USAGE, 0, "%s: %s", s, rule);
+	return -1;
+}
+
 /* Reads exactly n decimal digits at *p, advancing *p. */
 static bool
 digits(const char **p, int n, int *out)
@@ -67,79 +75,59 @@ cli_rfc3339_parse(const char *s, time_t *out, struct mc_err *e)
 	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
 	int64_t t;
 
+	/* full-date = date-fullyear "-" date-month "-" date-mday */
 	if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) ||
-	    *p++ != '-' || !digits(&p, 2, &d)) {
-		mc_err_set(e, MC_ST_USAGE, 0, "%s: RFC 3339 5.6: expected "
-		    "full-date YYYY-MM-DD", s);
-		return -1;
-	}
-	if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo)) {
-		mc_err_set(e, MC_ST_USAGE, 0, "%s: RFC 3339 5.7: no such "
-		    "date", s);
-		return -1;
-	}
-	if (*p != 'T' && *p != 't') {
-		mc_err_set(e, MC_ST_USAGE, 0, "%s: RFC 3339 5.6: expected 'T' "
-		    "between date and time", s);
-		return -1;
-	}
+	    *p++ != '-' || !digits(&p, 2, &d))
+		return bad(e, s, "RFC 3339 5.6: expected full-date YYYY-MM-DD");
+	if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo))
+		return bad(e, s, "RFC 3339 5.7: no such date");
+	if (*p != 'T' && *p != 't')
+		return bad(e, s,
+		    "RFC 3339 5.6: expected 'T' between date and time");
 	p++;
+
+	/* partial-time = time-hour ":" time-minute ":" time-second */
 	if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) ||
-	    *p++ != ':' || !digits(&p, 2, &sec)) {
-		mc_err_set(e, MC_ST_USAGE, 0, "%s: RFC 3339 5.6: expected "
-		    "partial-time HH:MM:SS", s);
-		return -1;
-	}
-	if (h > 23 || mi > 59 || sec > 60) {
-		mc_err_set(e, MC_ST_USAGE, 0, "%s: RFC 3339 5.7: time out of "
-		    "range", s);
-		return -1;
-	}
-	if (sec == 60) {
-		mc_err_set(e, MC_ST_USAGE, 0, "%s: leap seconds are not "
-		    "supported", s);
-		return -1;
-	}
+	    *p++ != ':' || !digits(&p, 2, &sec))
+		return bad(e, s,
+		    "RFC 3339 5.6: expected partial-time HH:MM:SS");
+	if (h > 23 || mi > 59 || sec > 60)
+		return bad(e, s, "RFC 3339 5.7: time out of range");
+	if (sec == 60)
+		return bad(e, s, "leap seconds are not supported");
+
 	/* time-secfrac = "." 1*DIGIT */
 	if (*p == '.') {
 		p++;
-		if (*p < '0' || *p > '9') {
-			mc_err_set(e, MC_ST_USAGE, 0, "%s: RFC 3339 5.6: "
-			    "expected digits after '.'", s);
-			return -1;
-		}
+		if (*p < '0' || *p > '9')
+			return bad(e, s,
+			    "RFC 3339 5.6: expected digits after '.'");
 		while (*p >= '0' && *p <= '9')
 			p++;
 	}
+
 	/* time-offset = "Z" / time-numoffset */
 	if (*p == 'Z' || *p == 'z')
 		p++;
 	else if (*p == '+' || *p == '-') {
 		sign = *p++ == '+' ? 1 : -1;
-		if (!digits(&p, 2, &oh) || *p++ != ':' ||
-		    !digits(&p, 2, &om) || oh > 23 || om > 59) {
-			mc_err_set(e, MC_ST_USAGE, 0, "%s: RFC 3339 5.6: bad "
-			    "time-numoffset, expected +HH:MM or -HH:MM", s);
-			return -1;
-		}
-	} else {
-		mc_err_set(e, MC_ST_USAGE, 0, "%s: RFC 3339 5.6: expected "
-		    "time offset Z, +HH:MM or -HH:MM", s);
-		return -1;
-	}
-	if (*p != '\0') {
-		mc_err_set(e, MC_ST_USAGE, 0, "%s: RFC 3339 5.6: trailing "
-		    "characters after the time offset", s);
-		return -1;
-	}
+		if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) ||
+		    oh > 23 || om > 59)
+			return bad(e, s,
+			    "RFC 3339 5.6: bad time-numoffset, expected +HH:MM "
+			    "or -HH:MM");
+	} else
+		return bad(e, s,
+		    "RFC 3339 5.6: expected time offset Z, +HH:MM or -HH:MM");
+	if (*p != '\0')
+		return bad(e, s,
+		    "RFC 3339 5.6: trailing characters after the time offset");
 
 	/* RFC 3339 4.2: local time = UTC + offset, so UTC = local - offset. */
 	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	t -= (int64_t)sign * (oh * 3600 + om * 60);
-	if ((int64_t)(time_t)t != t) {
-		mc_err_set(e, MC_ST_USAGE, 0, "%s: out of range for time_t", s);
-		return -1;
-	}
+	if ((int64_t)(time_t)t != t)
+		return bad(e, s, "out of range for time_t");
 	*out = (time_t)t;
 	return 0;
 }

@@ -71,8 +71,7 @@ test_offsets(void **state)
 	    1795702736);
 	assert_int_equal(parse_ok("2026-11-26T14:18:56-00:00"), 1795702736);
 	assert_int_equal(parse_ok("2026-11-26t14:18:56z"), 1795702736);
-	assert_int_equal(parse_ok("1937-01-01T12:00:27.87+00:20"),
-	    -1041337173);
+	assert_int_equal(parse_ok("1937-01-01T12:00:27.87+00:20"), -1041337173);
 }
 
 /* Every date of a few years against the C library's own conversion. */
@@ -84,7 +83,8 @@ test_against_timegm(void **state)
 	time_t t;
 
 	(void)state;
-	for (t = 946684800; t < 946684800 + 5 * 366 * 86400; t += 86400 + 3607) {
+	for (t = 946684800; t < 946684800 + 5 * 366 * 86400;
+	     t += 86400 + 3607) {
 		gmtime_r(&t, &tm);
 		strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		assert_int_equal(parse_ok(s), t);

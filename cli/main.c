@@ -1,0 +1,243 @@
+/*
+ * main.c: the meshca(1) command line. Parses the global options that come
+ * before the command name, finds the command in the table below and hands
+ * it the rest of argv; each command parses its own options with
+ * getopt_long. The argument vector is trusted only to be NUL-terminated
+ * strings; everything else about it is checked.
+ *
+ * Adding a command: write cli/cmd_X.c defining cli_cmd_X(), declare it in
+ * cli/cli.h, add one line to cmds[] below and its line to the SYNOPSIS of
+ * man/meshca.1 (tests/cli checks that the two agree).
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct cli_cmd cmds[] = {
+	{ "id", cli_cmd_id, "spiffe-id",
+	    "check a SPIFFE ID and print its trust domain and path" },
+	{ "verify", cli_cmd_verify,
+	    "--bundle bundle [--id spiffe-id] ... [--trust-domain td] "
+	    "[--crl crl] ... [--at time] chain",
+	    "verify an X.509-SVID chain and print its SPIFFE ID" },
+	/* CA commands (init, issue, sign, revoke, list, show, crl, bundle,
+	 * rotate-root) go here, one line each. */
+};
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+/* The synopsis lines that are not commands, after the first line. */
+#define USAGE_GLOBAL "[--db path] [--json] command [arg ...]"
+#define USAGE_HELP "help [command]"
+#define USAGE_META "--help | --version"
+
+/* Longest "meshca NAME" given to a command as its argv[0]. */
+#define CLI_ARGV0_MAX 64
+
+static const struct cli_cmd *
+find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+void
+cli_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("meshca: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+cli_warn_lib(const char *cmd, const char *object, enum meshca_status st,
+    const struct meshca_error *err)
+{
+	const char *what;
+
+	what = err->reason != MESHCA_REASON_NONE ?
+	    meshca_strreason(err->reason) :
+	    meshca_strerror(st);
+	if (err->message[0] == '\0')
+		cli_warnx("%s: %s%s%s", cmd, object != NULL ? object : "",
+		    object != NULL ? ": " : "", what);
+	else
+		cli_warnx("%s: %s%s%s: %s", cmd, object != NULL ? object : "",
+		    object != NULL ? ": " : "", what, err->message);
+}
+
+int
+cli_exit_for(enum meshca_status st)
+{
+	switch (st) {
+	case MESHCA_OK:
+		return CLI_EXIT_OK;
+	case MESHCA_ERR_PARSE:
+	case MESHCA_ERR_REJECTED:
+		return CLI_EXIT_REJECTED;
+	case MESHCA_ERR_USAGE:
+	case MESHCA_ERR_IO:
+		return CLI_EXIT_USAGE;
+	case MESHCA_ERR_NOMEM:
+	case MESHCA_ERR_INTERNAL:
+		break;
+	}
+	return CLI_EXIT_INTERNAL;
+}
+
+/*
+ * The whole usage text; its lines are, in order, the lines of the
+ * SYNOPSIS of meshca(1).
+ */
+static void
+usage_all(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: meshca %s\n", USAGE_GLOBAL);
+	for (i = 0; i < NCMDS; i++)
+		fprintf(f, "       meshca %s %s\n", cmds[i].name,
+		    cmds[i].synopsis);
+	fprintf(f, "       meshca %s\n", USAGE_HELP);
+	fprintf(f, "       meshca %s\n", USAGE_META);
+}
+
+static void
+help_all(void)
+{
+	size_t i;
+
+	usage_all(stdout);
+	printf("\nglobal options:\n"
+	       "  --db path    the CA database (CA commands)\n"
+	       "  --json       machine-readable output on stdout\n"
+	       "\ncommands:\n");
+	for (i = 0; i < NCMDS; i++)
+		printf("  %-12s %s\n", cmds[i].name, cmds[i].summary);
+	printf("  %-12s %s\n", "help", "describe a command");
+	printf("\nexit status: 0 accepted, 1 rejected, 2 usage error or "
+	       "unreadable input,\n3 internal error. See meshca(1).\n");
+}
+
+int
+cli_usage_cmd(const char *name)
+{
+	const struct cli_cmd *c = find_cmd(name);
+
+	if (c == NULL)
+		usage_all(stderr);
+	else
+		fprintf(stderr, "usage: meshca %s %s\n", c->name, c->synopsis);
+	return CLI_EXIT_USAGE;
+}
+
+int
+cli_help_cmd(const char *name)
+{
+	const struct cli_cmd *c = find_cmd(name);
+
+	if (c == NULL) {
+		cli_warnx("help: no such command: %s", name);
+		return cli_usage_cmd("");
+	}
+	printf("usage: meshca %s %s\n%s\n", c->name, c->synopsis, c->summary);
+	return CLI_EXIT_OK;
+}
+
+static int
+run_help(int argc, char *argv[])
+{
+	if (argc == 1) {
+		help_all();
+		return CLI_EXIT_OK;
+	}
+	if (argc != 2) {
+		cli_warnx("help: takes at most one command name");
+		return cli_usage_cmd("");
+	}
+	return cli_help_cmd(argv[1]);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_global g = { NULL, false };
+	const struct cli_cmd *c;
+	char argv0[CLI_ARGV0_MAX];
+	int ch, rc;
+
+	/*
+	 * "+": stop at the command name, so that the command's own options
+	 * are left for the command.
+	 */
+	while ((ch = getopt_long(argc, argv, "+hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			/* Accepted now; read by the CA commands. */
+			g.db = optarg;
+			break;
+		case 'j':
+			g.json = true;
+			break;
+		case 'h':
+			help_all();
+			return CLI_EXIT_OK;
+		case 'V':
+			printf("meshca %s\n", PACKAGE_VERSION);
+			return CLI_EXIT_OK;
+		default:
+			usage_all(stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 0) {
+		cli_warnx("no command given");
+		usage_all(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[0], "help") == 0)
+		return run_help(argc, argv);
+	if ((c = find_cmd(argv[0])) == NULL) {
+		cli_warnx("unknown command: %s", argv[0]);
+		usage_all(stderr);
+		return CLI_EXIT_USAGE;
+	}
+
+	/*
+	 * Let the command's getopt_long start afresh: glibc and musl both
+	 * re-initialize their scanner when optind is 0 (plain optind = 1
+	 * would keep state from the scan above).
+	 */
+	snprintf(argv0, sizeof(argv0), "meshca %s", c->name);
+	argv[0] = argv0;
+	optind = 0;
+	rc = c->run(argc, argv, &g);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		cli_warnx("stdout: write error");
+		if (rc == CLI_EXIT_OK)
+			rc = CLI_EXIT_INTERNAL;
+	}
+	return rc;
+}
