@@ -1,0 +1,346 @@
+/*
+ * main.c: meshcad's entry point. It reads the configuration, starts
+ * logging and the health/metrics endpoint, and runs the main loop: the
+ * loop waits on a self-pipe that the signal handlers write to (the
+ * handlers do nothing else), so SIGHUP (reload) and SIGTERM/SIGINT
+ * (graceful stop, exit 0) are handled as ordinary events in one thread.
+ *
+ * The controller (k8s/ watches -> ca/ -> Secrets, leader election) is
+ * the next stage; the places it plugs in are marked CONTROLLER HOOK.
+ * Until then meshcad runs honestly without it: /healthz answers 200,
+ * /readyz answers 503 "controller not running", and nothing is issued.
+ *
+ * Trusted input: the command line and the configuration file (checked
+ * by config.c); nothing else is read.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "daemon/config.h"
+#include "daemon/health.h"
+#include "daemon/metrics.h"
+
+#define MESHCAD_TICK_MS 1000   /* main loop wake-up, heartbeat period */
+#define MESHCAD_STALE_AFTER 30 /* seconds without a tick: /healthz 503 */
+
+static int sigpipe_w = -1; /* write end of the self-pipe */
+
+struct meshcad {
+	struct daemon_args args;
+	struct daemon_config *cfg;
+	struct meshcad_metrics *metrics;
+	struct daemon_health *health;
+	int sig_r; /* read end of the self-pipe */
+};
+
+/* Async-signal-safe: one write(2), errno preserved. */
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char c = (unsigned char)sig;
+	ssize_t n = 0;
+
+	/* A full pipe drops the signal: enough are queued already. */
+	if (sigpipe_w != -1)
+		n = write(sigpipe_w, &c, 1);
+	(void)n;
+	errno = saved;
+}
+
+static int
+signals_setup(struct meshcad *d, struct mc_err *e)
+{
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT };
+	struct sigaction sa;
+	int fds[2];
+	size_t i;
+
+	if (pipe(fds) == -1) {
+		mc_err_set(e, MC_ST_IO, 0, "self-pipe: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < 2; i++) {
+		if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) == -1 ||
+		    fcntl(fds[i], F_SETFL, O_NONBLOCK) == -1) {
+			mc_err_set(e, MC_ST_IO, 0, "self-pipe: %s",
+			    strerror(errno));
+			return -1;
+		}
+	}
+	d->sig_r = fds[0];
+	sigpipe_w = fds[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) == -1)
+			goto fail;
+	/* A peer closing a metrics connection must not kill the daemon. */
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		goto fail;
+	return 0;
+fail:
+	mc_err_set(e, MC_ST_INTERNAL, 0, "sigaction: %s", strerror(errno));
+	return -1;
+}
+
+/*
+ * Writes the bound port to path, atomically (a reader never sees a
+ * half-written file): tests and scripts that start meshcad with
+ * --metrics-listen 127.0.0.1:0 learn the port from it.
+ */
+static int
+write_port_file(const char *path, unsigned int port, struct mc_err *e)
+{
+	char tmp[4096], text[16];
+	int fd = -1, n, rc = -1;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		mc_err_set(e, MC_ST_USAGE, 0,
+		    "metrics-port-file: path too "
+		    "long");
+		return -1;
+	}
+	n = snprintf(text, sizeof(text), "%u\n", port);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) ==
+		-1 ||
+	    write(fd, text, (size_t)n) != n || close(fd) == -1) {
+		mc_err_set(e, MC_ST_IO, 0, "metrics-port-file %s: %s", tmp,
+		    strerror(errno));
+		fd = -1;
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) == -1) {
+		mc_err_set(e, MC_ST_IO, 0, "metrics-port-file %s: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	if (rc == -1)
+		unlink(tmp);
+	return rc;
+}
+
+static void
+reload_note(void *arg, const char *key, const char *oldval, const char *newval)
+{
+	struct mc_log_field f[] = { { "key", key }, { "old", oldval },
+		{ "new", newval } };
+
+	mc_log_fields(MC_LOG_INFO, f, 3, "reload: %s changed", key);
+}
+
+static void
+reload_warn(void *arg, const char *key, const char *oldval, const char *newval)
+{
+	struct mc_log_field f[] = { { "key", key }, { "old", oldval },
+		{ "new", newval } };
+
+	mc_log_fields(MC_LOG_WARN, f, 3,
+	    "reload: %s cannot change while "
+	    "meshcad runs; keeping %s (restart to apply)",
+	    key, oldval);
+}
+
+/*
+ * SIGHUP: re-read the file, re-apply the flags, validate, and swap only
+ * a valid result; keys that cannot change at runtime keep their values.
+ */
+static void
+reload(struct meshcad *d)
+{
+	struct daemon_config *n = NULL;
+	struct mc_err e;
+	int changed;
+
+	mc_err_clear(&e);
+	if (daemon_config_load(&d->args, &n, &e) == -1 ||
+	    (changed = daemon_config_merge_reload(d->cfg, n, reload_note,
+		 reload_warn, NULL, &e)) == -1) {
+		mc_log_warnx("reload failed, configuration unchanged: %s",
+		    e.msg);
+		daemon_metric_inc(d->metrics->config_reloads, "failure");
+		daemon_config_free(n);
+		return;
+	}
+	daemon_config_free(d->cfg);
+	d->cfg = n;
+	mc_log_set(d->cfg->log_format, d->cfg->log_level);
+	/* CONTROLLER HOOK: hand d->cfg to the controller (rotation
+	 * thresholds, namespace scope, key type take effect from here). */
+	daemon_metric_inc(d->metrics->config_reloads, "success");
+	mc_log_info("configuration reloaded: %d setting%s changed", changed,
+	    changed == 1 ? "" : "s");
+}
+
+/* Returns when SIGTERM or SIGINT arrives. */
+static void
+run(struct meshcad *d)
+{
+	struct pollfd pfd;
+	unsigned char sig;
+	ssize_t n;
+	bool stop = false;
+
+	pfd.fd = d->sig_r;
+	pfd.events = POLLIN;
+	while (!stop) {
+		daemon_health_heartbeat(d->health);
+		/*
+		 * CONTROLLER HOOK: the controller's own threads run the
+		 * watches and the rotation scheduler; here the loop will
+		 * copy its state into readiness and the gauges, e.g.
+		 * daemon_health_set_ready(d->health, synced && (leader ||
+		 * standby_ready), reason).
+		 */
+		if (poll(&pfd, 1, MESHCAD_TICK_MS) == -1) {
+			if (errno == EINTR)
+				continue;
+			mc_fatal("poll");
+		}
+		while ((n = read(d->sig_r, &sig, 1)) == 1) {
+			switch (sig) {
+			case SIGHUP:
+				mc_log_info("SIGHUP: reloading %s",
+				    d->cfg->config_path != NULL ?
+					d->cfg->config_path :
+					"(no file; flags only)");
+				reload(d);
+				break;
+			case SIGTERM:
+			case SIGINT:
+				mc_log_info("%s: stopping",
+				    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+				stop = true;
+				break;
+			}
+		}
+	}
+}
+
+static void
+print_version(void)
+{
+	printf("meshcad %s\n", PACKAGE_VERSION);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct meshcad d;
+	struct mc_err e;
+	int rc = 1;
+
+	memset(&d, 0, sizeof(d));
+	d.sig_r = -1;
+	mc_err_clear(&e);
+	mc_log_init("meshcad", MC_LOG_TEXT, MC_LOG_INFO, stderr);
+
+	if (daemon_args_parse(&d.args, argc, argv, &e) == -1) {
+		fprintf(stderr, "meshcad: %s\n", e.msg);
+		daemon_usage(stderr);
+		rc = 2;
+		goto out;
+	}
+	if (d.args.help) {
+		daemon_usage(stdout);
+		rc = 0;
+		goto out;
+	}
+	if (d.args.version) {
+		print_version();
+		rc = 0;
+		goto out;
+	}
+	if (daemon_config_load(&d.args, &d.cfg, &e) == -1) {
+		fprintf(stderr, "meshcad: %s\n", e.msg);
+		goto out;
+	}
+	if (d.args.check_config) {
+		daemon_config_dump(d.cfg, stdout);
+		fprintf(stderr, "meshcad: configuration OK\n");
+		rc = 0;
+		goto out;
+	}
+	mc_log_init("meshcad", d.cfg->log_format, d.cfg->log_level, stderr);
+
+	if ((d.metrics = meshcad_metrics_new(PACKAGE_VERSION, &e)) == NULL ||
+	    signals_setup(&d, &e) == -1)
+		mc_fatalx("%s", e.msg);
+	if ((d.health = daemon_health_start(d.cfg->metrics_listen,
+		 d.metrics->reg, d.cfg->metrics_max_connections,
+		 MESHCAD_STALE_AFTER, &e)) == NULL)
+		mc_fatalx("%s", e.msg);
+	if (d.cfg->metrics_port_file != NULL &&
+	    write_port_file(d.cfg->metrics_port_file,
+		daemon_health_port(d.health), &e) == -1)
+		mc_fatalx("%s", e.msg);
+	{
+		char port[8];
+		struct mc_log_field f[] = {
+			{ "version", PACKAGE_VERSION },
+			{ "trust_domain", d.cfg->trust_domain },
+			{ "identity", d.cfg->identity },
+			{ "metrics_listen", d.cfg->metrics_listen },
+			{ "metrics_port", port },
+		};
+
+		snprintf(port, sizeof(port), "%u",
+		    (unsigned int)daemon_health_port(d.health));
+		mc_log_fields(MC_LOG_INFO, f, 5, "meshcad started");
+	}
+
+	/*
+	 * CONTROLLER HOOK: start the controller here (k8s client from
+	 * d.cfg->kubeconfig or in-cluster, ledger at d.cfg->db, leader
+	 * election on Lease meshca-leader in d.cfg->ca_namespace). It is
+	 * not part of this build, so say so and stay unready.
+	 */
+	daemon_health_set_ready(d.health, false, "controller not running");
+	daemon_metric_set(d.metrics->ready, NULL, 0);
+	mc_log_warnx("controller not available in this build: no "
+		     "certificates will be issued; /readyz answers 503");
+
+	run(&d);
+
+	/*
+	 * CONTROLLER HOOK: stop the controller: finish the work in hand,
+	 * release the Lease (so a standby takes over at once), close the
+	 * ledger.
+	 */
+	daemon_health_set_ready(d.health, false, "shutting down");
+	daemon_health_stop(d.health);
+	d.health = NULL;
+	mc_log_info("meshcad stopped");
+	rc = 0;
+out:
+	daemon_health_stop(d.health);
+	meshcad_metrics_free(d.metrics);
+	daemon_config_free(d.cfg);
+	daemon_args_free(&d.args);
+	if (d.sig_r != -1)
+		close(d.sig_r);
+	if (sigpipe_w != -1)
+		close(sigpipe_w);
+	return rc;
+}
