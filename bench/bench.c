@@ -97,3 +97,13 @@ bench_print(const char *name, double value, const char *unit)
 	printf("BENCH %s %.4g %s\n", name, value, unit);
 	fflush(stdout);
 }
+
+void
+bench_report(const char *name, double *v, size_t n, const char *unit)
+{
+	double m = bench_median(v, n);
+
+	bench_print(name, m, unit);
+	fprintf(stderr, "# %s: quartiles %.4g .. %.4g over %zu rounds\n", name,
+	    v[n / 4], v[(3 * n) / 4], n);
+}

@@ -36,6 +36,13 @@ double bench_median(double *v, size_t n);
 /* Prints "BENCH name value unit" on stdout. */
 void bench_print(const char *name, double value, const char *unit);
 
+/*
+ * Prints the median of the n values at v as "BENCH name median unit" on
+ * stdout, and their quartiles on stderr ("# name: quartiles q1 .. q3
+ * over n rounds") to show how steady the run was. Sorts v.
+ */
+void bench_report(const char *name, double *v, size_t n, const char *unit);
+
 /* Prints a diagnostic on stderr and exits 1. */
 void bench_die(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));

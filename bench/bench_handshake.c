@@ -165,7 +165,7 @@ timed(const struct setup *s, long n, const char *name)
 int
 main(int argc, char *argv[])
 {
-	static const struct bench_opts defaults = { false, 15, 0.5 };
+	static const struct bench_opts defaults = { false, 41, 0.2 };
 	double ratio[BENCH_ROUNDS_MAX], rate_p[BENCH_ROUNDS_MAX],
 	    rate_m[BENCH_ROUNDS_MAX];
 	struct bench_opts o;
@@ -196,12 +196,11 @@ main(int argc, char *argv[])
 		rate_p[r] = 1 / tp;
 		rate_m[r] = 1 / tm;
 	}
-	bench_print("verify.handshake_overhead", bench_median(ratio, o.rounds),
-	    "ratio");
-	bench_print("verify.handshake_rate_plain",
-	    bench_median(rate_p, o.rounds), "handshakes/s");
-	bench_print("verify.handshake_rate_meshca",
-	    bench_median(rate_m, o.rounds), "handshakes/s");
+	bench_report("verify.handshake_overhead", ratio, o.rounds, "ratio");
+	bench_report("verify.handshake_rate_plain", rate_p, o.rounds,
+	    "handshakes/s");
+	bench_report("verify.handshake_rate_meshca", rate_m, o.rounds,
+	    "handshakes/s");
 	fixture_free(&f);
 	return 0;
 }

@@ -125,7 +125,7 @@ timed(void (*fn)(struct fixture *, long), struct fixture *f, long n)
 int
 main(int argc, char *argv[])
 {
-	static const struct bench_opts defaults = { false, 15, 0.4 };
+	static const struct bench_opts defaults = { false, 41, 0.15 };
 	double ratio[BENCH_ROUNDS_MAX], rate_m[BENCH_ROUNDS_MAX],
 	    rate_o[BENCH_ROUNDS_MAX];
 	struct bench_opts o;
@@ -156,12 +156,9 @@ main(int argc, char *argv[])
 		rate_m[r] = 1 / tm;
 		rate_o[r] = 1 / to;
 	}
-	bench_print("verify.chain_vs_openssl", bench_median(ratio, o.rounds),
-	    "ratio");
-	bench_print("verify.chain_rate_meshca", bench_median(rate_m, o.rounds),
-	    "chains/s");
-	bench_print("verify.chain_rate_openssl", bench_median(rate_o, o.rounds),
-	    "chains/s");
+	bench_report("verify.chain_vs_openssl", ratio, o.rounds, "ratio");
+	bench_report("verify.chain_rate_meshca", rate_m, o.rounds, "chains/s");
+	bench_report("verify.chain_rate_openssl", rate_o, o.rounds, "chains/s");
 	fixture_free(&f);
 	return 0;
 }
