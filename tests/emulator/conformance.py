@@ -119,7 +119,7 @@ def test_discovery():
     expect(C.get("/apis/apps/v1"), 404, "unknown group")
 
 
-# --- §1 parameters, booleans, content types -----------------------------------
+# --- §1 parameters, booleans, content types ----------------------------------
 
 def test_params_bools_content_type():
     mkns("params")
@@ -210,7 +210,7 @@ def test_protobuf_create():
     expect(r, 400, "truncated protobuf")
 
 
-# --- §10 resourceVersion, create ----------------------------------------------
+# --- §10 resourceVersion, create ---------------------------------------------
 
 def test_resource_version():
     mkns("rv")
@@ -287,7 +287,7 @@ def test_create_rules():
     check(r.json["message"] == 'secrets "nosuch" not found', "404 text")
 
 
-# --- §4 updates ----------------------------------------------------------------
+# --- §4 updates --------------------------------------------------------------
 
 def test_put_rules():
     ns = "put"
@@ -394,7 +394,7 @@ def test_delete_rules():
     expect(C.delete("/api/v1/namespaces/default"), 403, "delete default ns")
 
 
-# --- §3 Secret, ConfigMap and Lease rules ---------------------------------------
+# --- §3 Secret, ConfigMap and Lease rules ------------------------------------
 
 def test_secret_rules():
     ns = "secrets"
@@ -488,7 +488,7 @@ def test_lease_microtime():
     expect(C.put(LEASES % ns + "/b", r), 400, "PUT with bad MicroTime")
 
 
-# --- §2 selectors and pagination ------------------------------------------------
+# --- §2 selectors and pagination ---------------------------------------------
 
 def names(lst):
     return sorted(i["metadata"]["name"] for i in lst["items"])
@@ -587,7 +587,7 @@ def test_list_exact():
           a["metadata"]["resourceVersion"], "state at RV", r)
 
 
-# --- §5 watch --------------------------------------------------------------------
+# --- §5 watch ----------------------------------------------------------------
 
 def types(evs):
     return [(e["type"], e["object"]["metadata"].get("name")) for e in evs]
@@ -605,7 +605,7 @@ def test_watch_semantics():
     expect(C.post(SEC % ns, secret("b")), 201, "b")
     m = expect(C.patch(SEC % ns + "/a", {"metadata": {"labels": {"l": "1"}}}),
                200, "modify").json
-    d = expect(C.delete(SEC % ns + "/b"), 200, "delete")
+    expect(C.delete(SEC % ns + "/b"), 200, "delete")
     evs = w.collect(3)
     check(types(evs) == [("ADDED", "b"), ("MODIFIED", "a"),
                          ("DELETED", "b")], "live events", evs)
@@ -752,7 +752,7 @@ def test_watch_list():
     w.close()
 
 
-# --- §3 garbage collection, namespaces --------------------------------------------
+# --- §3 garbage collection, namespaces ---------------------------------------
 
 def wait_for(pred, secs=5.0):
     deadline = time.monotonic() + secs
@@ -818,7 +818,7 @@ def test_namespace_deletion():
     expect(C.get(SEC % ns + "/s"), 404, "contents removed")
 
 
-# --- §4 authorization ----------------------------------------------------------------
+# --- §4 authorization --------------------------------------------------------
 
 def test_restricted_token():
     rc = EMU.client(token=EMU.restricted_token)
@@ -849,7 +849,7 @@ def test_restricted_token():
     expect(EMU.client(token="").admin("pause"), 401, "admin, no token")
 
 
-# --- test hooks ---------------------------------------------------------------------
+# --- test hooks --------------------------------------------------------------
 
 def test_fault_429_and_5xx():
     c = EMU.client()
@@ -933,6 +933,26 @@ def test_close_watches_pause_stats():
           "stats counts", st)
 
 
+def test_watch_client_gone():
+    c = EMU.client()
+    base = c.request("GET", "/_emulator/stats").json["watches_open"]
+    w = Watch(EMU, SEC % "default" + "?watch=true&resourceVersion=" +
+              c.get(SEC % "default").json["metadata"]["resourceVersion"])
+    check(wait_for(lambda: c.request("GET", "/_emulator/stats").json
+                   ["watches_open"] == base + 1), "watch open")
+    w.close()
+    # No event is due, yet the server notices within about a second.
+    check(wait_for(lambda: c.request("GET", "/_emulator/stats").json
+                   ["watches_open"] == base, 4), "abandoned watch reaped")
+
+
+def test_request_log():
+    lines = open(EMU.log).read().splitlines()
+    check(len(lines) > 100, "one line per request", len(lines))
+    check(any(" 201 POST /api/v1/namespaces " in ln for ln in lines),
+          "log line format", lines[:3])
+
+
 def test_throughput():
     rate, errors = loadgen.run(EMU.dir, 8, 150)
     check(errors == 0 and rate > 50, "creates/s over 8 connections",
@@ -958,6 +978,12 @@ def test_sigterm():
     emu = Emu(exit_after=1)
     try:
         check(emu.proc.wait(5) == 0, "--exit-after")
+    finally:
+        emu.stop()
+    emu = Emu(exit_after=60)
+    try:
+        emu.proc.send_signal(signal.SIGINT)
+        check(emu.proc.wait(5) == 0, "exit 0 on SIGINT")
     finally:
         emu.stop()
 

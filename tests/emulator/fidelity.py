@@ -229,7 +229,7 @@ def test_kubectl_minor_versions():
     check(ran >= 1 or not SDK_BIN, "at least one other kubectl minor")
 
 
-# --- python3-kubernetes ----------------------------------------------------------
+# --- python3-kubernetes ------------------------------------------------------
 
 def py_api():
     cfg = kclient.Configuration()
@@ -385,6 +385,8 @@ def main():
               "apt-get install python3-kubernetes" % sys.executable)
     if not tests:
         return 77
+    if HAVE_PY:
+        print("python3-kubernetes %s" % kubernetes.__version__)
     HOME = tempfile.mkdtemp(prefix="emu-kubectl-home-")
     EMU = Emu("--gc-delay", "0.3", "--bookmark-interval", "0.5")
 
