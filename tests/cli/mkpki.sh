@@ -20,8 +20,10 @@
 #   other.pem            leaf under other-root
 #   root.crl int.crl crls.pem (both)   int-revokes-int.crl
 #   bundle.json          SPIFFE bundle of example.org (needs python3)
-#   garbage.pem empty.pem truncated.pem badb64.pem big.pem
-#   bundle-garbage.pem bundle-leaf.pem crl-garbage.pem
+#   garbage.pem empty.pem truncated.pem badb64.pem big.pem many.pem
+#   der.pem keyonly.pem crl-as-chain.pem nul.pem
+#   bundle-garbage.pem bundle-leaf.pem bundle-bad.json bundle-empty.json
+#   crl-garbage.pem
 set -eu
 
 dir=$1
@@ -183,6 +185,21 @@ head -c 300 good.pem >truncated.pem
 awk 'BEGIN { for (i = 0; i < 22000; i++) print "# padding padding padding padding padding padding" }' \
     >big.pem
 cat good.pem >>big.pem
+# 17 certificates: one more than MESHCA_CHAIN_CERTS_MAX.
+: >many.pem
+i=0
+while [ $i -lt 16 ]; do
+	cat int.pem >>many.pem
+	i=$((i + 1))
+done
+cat good.crt many.pem >many.tmp && mv many.tmp many.pem
+"$OPENSSL" x509 -in good.crt -outform DER -out der.pem
+cp good.key keyonly.pem
+cp root.crl crl-as-chain.pem
+# A NUL byte inside the base64 of the leaf.
+sed '2s/^\(....\)/\1@/' good.pem | tr '@' '\000' >nul.pem
+printf '{"keys": [' >bundle-bad.json
+printf '{"keys": []}\n' >bundle-empty.json
 cp garbage.pem bundle-garbage.pem
 cp good-leaf.pem bundle-leaf.pem
 printf -- '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n' \
