@@ -283,6 +283,12 @@ def test_create_rules():
           "404 Status", r.json)
     r = C.post(SEC % ns, {"kind": "ConfigMap", "metadata": {"name": "k"}})
     expect(r, 400, "kind mismatch")
+    r = expect(C.post(SEC % ns, {"metadata": {"name": "withrv",
+                                              "resourceVersion": "5"}}),
+               500, "create with a resourceVersion")
+    check(r.json["message"] == "resourceVersion should not be set on "
+          "objects to be created" and "reason" not in r.json, "500 text",
+          r.json)
     r = expect(C.get(SEC % ns + "/nosuch"), 404, "get missing")
     check(r.json["message"] == 'secrets "nosuch" not found', "404 text")
 
@@ -311,9 +317,10 @@ def test_put_rules():
     r = expect(C.put(LEASES % ns + "/l", lease), 201, "PUT creates Lease")
     lrv = r.json["metadata"]["resourceVersion"]
     r = expect(C.put(LEASES % ns + "/l", lease), 422, "Lease PUT without RV")
-    check(r.json["message"] == 'Lease.coordination.k8s.io "l" is invalid: '
+    check(r.json["message"] == 'leases.coordination.k8s.io "l" is invalid: '
           'metadata.resourceVersion: Invalid value: 0x0: must be specified '
-          'for an update', "422 text", r.json)
+          'for an update' and r.json["details"]["kind"] == "leases",
+          "422 text", r.json)
     lease["metadata"]["resourceVersion"] = lrv
     lease["spec"]["holderIdentity"] = "b"
     expect(C.put(LEASES % ns + "/l", lease), 200, "Lease PUT with RV")
