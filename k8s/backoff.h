@@ -10,14 +10,13 @@
 #include <stdint.h>
 
 struct k8s_backoff {
-	uint64_t base_ms;  /* ceiling of the first delay */
-	uint64_t cap_ms;   /* the ceiling never grows past this */
-	unsigned attempt;  /* failures since the last reset */
+	uint64_t base_ms; /* ceiling of the first delay */
+	uint64_t cap_ms;  /* the ceiling never grows past this */
+	unsigned attempt; /* failures since the last reset */
 };
 
 /* Prepares b; base_ms 0 is taken as 1. */
-void k8s_backoff_init(struct k8s_backoff *b, uint64_t base_ms,
-    uint64_t cap_ms);
+void k8s_backoff_init(struct k8s_backoff *b, uint64_t base_ms, uint64_t cap_ms);
 
 /*
  * The delay before the next attempt: uniform in [0, min(cap, base * 2^n)]

@@ -26,7 +26,7 @@
 /* One parsed kubeconfig file. */
 struct kc_file {
 	char *path;
-	char *dir;		/* directory part, for relative names */
+	char *dir; /* directory part, for relative names */
 	yaml_document_t doc;
 	bool loaded;
 };
@@ -43,26 +43,22 @@ dup_or_null(const char *s, struct mc_err *e)
 	return p;
 }
 
-static const unsigned char b64_rev[256] = {
-#define X 0xff
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, 62, X, X, X, 63,
-	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, X, X, X, X, X, X,
-	X, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, X, X, X, X, X,
-	X, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
-#undef X
-};
+/* The value of a base64 digit (RFC 4648 table 1), or -1. */
+static int
+b64_val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
 
 char *
 k8s_base64_decode(const char *in, size_t inlen, size_t *outlen,
@@ -88,9 +84,9 @@ k8s_base64_decode(const char *in, size_t inlen, size_t *outlen,
 			pad++;
 			q[n++] = 0;
 		} else {
-			if (pad > 0 || b64_rev[c] == 0xff)
+			if (pad > 0 || b64_val(c) == -1)
 				goto bad;
-			q[n++] = b64_rev[c];
+			q[n++] = (unsigned char)b64_val(c);
 		}
 		if (n == 4) {
 			out[o++] = (char)(q[0] << 2 | q[1] >> 4);
@@ -146,8 +142,8 @@ ymap_get(struct kc_file *f, yaml_node_t *map, const char *key)
 
 	if (map == NULL || map->type != YAML_MAPPING_NODE)
 		return NULL;
-	for (p = map->data.mapping.pairs.start;
-	    p < map->data.mapping.pairs.top; p++) {
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
 		k = yscalar(ynode(f, p->key));
 		if (k != NULL && strcmp(k, key) == 0)
 			return ynode(f, p->value);
@@ -173,7 +169,7 @@ ystr(struct kc_file *f, yaml_node_t *map, const char *key, const char *what,
 	*out = yscalar(n);
 	if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
 	    (strcmp(*out, "null") == 0 || strcmp(*out, "~") == 0 ||
-	    **out == '\0'))
+		**out == '\0'))
 		*out = NULL;
 	return 0;
 }
@@ -183,16 +179,17 @@ ystr(struct kc_file *f, yaml_node_t *map, const char *key, const char *what,
  * returns its member field (e.g. clusters[name=x].cluster).
  */
 static int
-ynamed(struct kc_file *f, const char *list, const char *name,
-    const char *field, yaml_node_t **out, struct mc_err *e)
+ynamed(struct kc_file *f, const char *list, const char *name, const char *field,
+    yaml_node_t **out, struct mc_err *e)
 {
 	yaml_node_t *seq, *el, *nm;
 	yaml_node_item_t *it;
 
 	*out = NULL;
 	seq = ymap_get(f, yaml_document_get_root_node(&f->doc), list);
-	if (seq == NULL || (seq->type == YAML_SCALAR_NODE &&
-	    strcmp(yscalar(seq), "null") == 0))
+	if (seq == NULL ||
+	    (seq->type == YAML_SCALAR_NODE &&
+		strcmp(yscalar(seq), "null") == 0))
 		return 0;
 	if (seq->type != YAML_SEQUENCE_NODE) {
 		mc_err_set(e, MC_ST_PARSE, 0, "%s: %s: not a list", f->path,
@@ -200,7 +197,7 @@ ynamed(struct kc_file *f, const char *list, const char *name,
 		return -1;
 	}
 	for (it = seq->data.sequence.items.start;
-	    it < seq->data.sequence.items.top; it++) {
+	     it < seq->data.sequence.items.top; it++) {
 		el = ynode(f, *it);
 		nm = ymap_get(f, el, "name");
 		if (yscalar(nm) == NULL || strcmp(yscalar(nm), name) != 0)
@@ -231,7 +228,8 @@ kc_load(struct kc_file *f, const char *path, struct mc_err *e)
 	if ((f->path = mc_strdup(path)) == NULL)
 		goto nomem;
 	slash = strrchr(path, '/');
-	f->dir = slash == NULL ? mc_strdup(".") :
+	f->dir = slash == NULL ?
+	    mc_strdup(".") :
 	    mc_strndup(path, slash == path ? 1 : (size_t)(slash - path));
 	if (f->dir == NULL)
 		goto nomem;
@@ -295,8 +293,8 @@ resolve(const char *dir, const char *name, struct mc_err *e)
 /* Reads a (file, data) pair such as certificate-authority(-data). */
 static int
 file_or_data(struct kc_file *f, yaml_node_t *map, const char *what,
-    const char *fkey, const char *dkey, char **file, char **data,
-    size_t *len, struct mc_err *e)
+    const char *fkey, const char *dkey, char **file, char **data, size_t *len,
+    struct mc_err *e)
 {
 	const char *fv, *dv;
 
@@ -326,13 +324,13 @@ kc_cluster(struct k8s_config *c, struct kc_file *f, yaml_node_t *cl,
 
 	snprintf(what, sizeof(what), "clusters[name=%s].cluster", name);
 	if (ystr(f, cl, "server", what, &server, e) == -1 ||
-	    ystr(f, cl, "insecure-skip-tls-verify", what, &insecure, e) ==
-	    -1 || ystr(f, cl, "tls-server-name", what, &sni, e) == -1 ||
+	    ystr(f, cl, "insecure-skip-tls-verify", what, &insecure, e) == -1 ||
+	    ystr(f, cl, "tls-server-name", what, &sni, e) == -1 ||
 	    ystr(f, cl, "proxy-url", what, &proxy, e) == -1)
 		return -1;
 	if (server == NULL) {
-		mc_err_set(e, MC_ST_PARSE, 0, "%s: %s.server: missing",
-		    f->path, what);
+		mc_err_set(e, MC_ST_PARSE, 0, "%s: %s.server: missing", f->path,
+		    what);
 		return -1;
 	}
 	if (strncmp(server, "https://", 8) != 0 &&
@@ -344,14 +342,13 @@ kc_cluster(struct k8s_config *c, struct kc_file *f, yaml_node_t *cl,
 	}
 	if ((c->server = dup_or_null(server, e)) == NULL)
 		return -1;
-	while (strlen(c->server) > 1 &&
-	    c->server[strlen(c->server) - 1] == '/')
+	while (strlen(c->server) > 1 && c->server[strlen(c->server) - 1] == '/')
 		c->server[strlen(c->server) - 1] = '\0';
 	/* only an explicit true disables verification */
 	c->insecure = insecure != NULL && strcmp(insecure, "true") == 0;
-	if ((sni != NULL && (c->tls_server_name = dup_or_null(sni, e)) ==
-	    NULL) || (proxy != NULL &&
-	    (c->proxy_url = dup_or_null(proxy, e)) == NULL))
+	if ((sni != NULL &&
+		(c->tls_server_name = dup_or_null(sni, e)) == NULL) ||
+	    (proxy != NULL && (c->proxy_url = dup_or_null(proxy, e)) == NULL))
 		return -1;
 	return file_or_data(f, cl, what, "certificate-authority",
 	    "certificate-authority-data", &c->ca_file, &c->ca_data,
@@ -380,14 +377,13 @@ kc_user(struct k8s_config *c, struct kc_file *f, yaml_node_t *u,
 	if (tfile != NULL) {
 		if ((c->token_file = resolve(f->dir, tfile, e)) == NULL)
 			return -1;
-	} else if (token != NULL &&
-	    (c->token = dup_or_null(token, e)) == NULL)
+	} else if (token != NULL && (c->token = dup_or_null(token, e)) == NULL)
 		return -1;
 	if (file_or_data(f, u, what, "client-certificate",
-	    "client-certificate-data", &c->cert_file, &c->cert_data,
-	    &c->cert_data_len, e) == -1 ||
+		"client-certificate-data", &c->cert_file, &c->cert_data,
+		&c->cert_data_len, e) == -1 ||
 	    file_or_data(f, u, what, "client-key", "client-key-data",
-	    &c->key_file, &c->key_data, &c->key_data_len, e) == -1)
+		&c->key_file, &c->key_data, &c->key_data_len, e) == -1)
 		return -1;
 	if ((c->cert_file != NULL || c->cert_data != NULL) !=
 	    (c->key_file != NULL || c->key_data != NULL)) {
@@ -435,7 +431,7 @@ k8s_config_from_kubeconfig(const char *paths, const char *context,
 		colon = strchr(p, ':');
 		mc_free(one);
 		one = colon == NULL ? mc_strdup(p) :
-		    mc_strndup(p, (size_t)(colon - p));
+				      mc_strndup(p, (size_t)(colon - p));
 		if (one == NULL)
 			goto nomem;
 		if (*one == '\0')
@@ -449,7 +445,7 @@ k8s_config_from_kubeconfig(const char *paths, const char *context,
 	}
 	for (i = 0; i < nfiles && cur == NULL; i++)
 		if (ystr(&files[i], yaml_document_get_root_node(&files[i].doc),
-		    "current-context", "kubeconfig", &cur, e) == -1)
+			"current-context", "kubeconfig", &cur, e) == -1)
 			goto out;
 	if (cur == NULL) {
 		mc_err_set(e, MC_ST_PARSE, 0,
@@ -542,22 +538,26 @@ k8s_config_in_cluster(const char *dir, struct mc_err *e)
 	port = getenv("KUBERNETES_SERVICE_PORT");
 	/* client-go rest.InClusterConfig: both variables are required */
 	if (host == NULL || *host == '\0' || port == NULL || *port == '\0') {
-		mc_err_set(e, MC_ST_USAGE, 0, "in-cluster: "
+		mc_err_set(e, MC_ST_USAGE, 0,
+		    "in-cluster: "
 		    "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT "
 		    "must both be set");
 		goto out;
 	}
 	if (strspn(port, "0123456789") != strlen(port) ||
 	    strpbrk(host, "/?#@ ") != NULL) {
-		mc_err_set(e, MC_ST_PARSE, 0, "in-cluster: bad service "
-		    "host or port \"%s\" \"%s\"", host, port);
+		mc_err_set(e, MC_ST_PARSE, 0,
+		    "in-cluster: bad service "
+		    "host or port \"%s\" \"%s\"",
+		    host, port);
 		goto out;
 	}
 	if ((c = config_new(e)) == NULL)
 		goto out;
 	/* an IPv6 literal goes in brackets (RFC 3986 §3.2.2) */
-	if (mc_buf_printf(&b, e, strchr(host, ':') != NULL ?
-	    "https://[%s]:%s" : "https://%s:%s", host, port) == -1)
+	if (mc_buf_printf(&b, e,
+		strchr(host, ':') != NULL ? "https://[%s]:%s" : "https://%s:%s",
+		host, port) == -1)
 		goto out;
 	c->server = mc_buf_steal(&b, NULL);
 	mc_buf_reset(&b);
@@ -607,7 +607,8 @@ k8s_config_load(struct mc_err *e)
 	if (getenv("KUBERNETES_SERVICE_HOST") != NULL)
 		return k8s_config_in_cluster(NULL, e);
 	if ((home = getenv("HOME")) == NULL) {
-		mc_err_set(e, MC_ST_USAGE, 0, "no KUBECONFIG, no in-cluster "
+		mc_err_set(e, MC_ST_USAGE, 0,
+		    "no KUBECONFIG, no in-cluster "
 		    "environment and no HOME");
 		return NULL;
 	}

@@ -22,15 +22,15 @@
 #define K8S_PEM_MAX (1u << 20)
 
 struct k8s_config {
-	char *server;		/* "https://host:port", no trailing slash */
-	char *ca_file;		/* PEM file, or NULL */
-	char *ca_data;		/* PEM bytes (decoded), or NULL */
+	char *server;  /* "https://host:port", no trailing slash */
+	char *ca_file; /* PEM file, or NULL */
+	char *ca_data; /* PEM bytes (decoded), or NULL */
 	size_t ca_data_len;
-	char *cert_file;	/* client certificate file, or NULL */
+	char *cert_file; /* client certificate file, or NULL */
 	char *cert_data;
 	size_t cert_data_len;
-	char *key_file;		/* client key file, or NULL */
-	char *key_data;		/* secret: wiped on free */
+	char *key_file; /* client key file, or NULL */
+	char *key_data; /* secret: wiped on free */
 	size_t key_data_len;
 	bool insecure;		/* insecure-skip-tls-verify: true */
 	char *tls_server_name;	/* recorded, not used (see config.c) */
@@ -38,7 +38,7 @@ struct k8s_config {
 	char *namespace;	/* context namespace; "default" if unset */
 	char *token;		/* bearer token (static or cached), or NULL */
 	char *token_file;	/* re-read when stale; wins over token */
-	uint64_t token_read_ms;	/* monotonic time of the last read; 0 never */
+	uint64_t token_read_ms; /* monotonic time of the last read; 0 never */
 	uint64_t token_ttl_ms;	/* K8S_TOKEN_TTL_MS unless a test changes it */
 };
 

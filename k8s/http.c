@@ -29,7 +29,11 @@
 #define ERROR_BODY_MAX (1u << 20)
 #define STATUS_TEXT_MAX 256
 
-enum rq_state { RQ_QUEUED, RQ_ACTIVE, RQ_WAITING };
+enum rq_state {
+	RQ_QUEUED,
+	RQ_ACTIVE,
+	RQ_WAITING
+};
 
 struct rlist {
 	struct k8s_request *head, *tail;
@@ -47,11 +51,11 @@ struct k8s_request {
 	struct curl_slist *hdrs;
 	struct mc_buf resp;
 	char errbuf[CURL_ERROR_SIZE];
-	int64_t retry_after_ms;	/* -1 when the answer had none */
+	int64_t retry_after_ms; /* -1 when the answer had none */
 	bool json_ctype;
-	bool streamed;		/* on_data has been given bytes */
+	bool streamed; /* on_data has been given bytes */
 	bool cancelled;
-	bool aborted;		/* on_data returned -1 */
+	bool aborted; /* on_data returned -1 */
 	bool too_big;
 	bool stalled;
 	bool reauthed;
@@ -192,8 +196,8 @@ jdup(const json_t *o, const char *key, char **out)
 }
 
 int
-k8s_status_from_json(const json_t *obj, long http_code,
-    struct k8s_status *st, struct mc_err *e)
+k8s_status_from_json(const json_t *obj, long http_code, struct k8s_status *st,
+    struct mc_err *e)
 {
 	const json_t *code, *causes, *cause;
 	struct k8s_cause *c;
@@ -202,8 +206,9 @@ k8s_status_from_json(const json_t *obj, long http_code,
 	k8s_status_clear(st);
 	code = json_object_get(obj, "code");
 	st->code = json_is_integer(code) && json_integer_value(code) > 0 &&
-	    json_integer_value(code) < 1000 ?
-	    (long)json_integer_value(code) : http_code;
+		json_integer_value(code) < 1000 ?
+	    (long)json_integer_value(code) :
+	    http_code;
 	if (jdup(obj, "status", &st->status) == -1 ||
 	    jdup(obj, "reason", &st->reason) == -1 ||
 	    jdup(obj, "message", &st->message) == -1)
@@ -283,14 +288,13 @@ nomem:
 const char *
 k8s_outcome_str(enum k8s_outcome o)
 {
-	static const char *names[] = {
-		"ok", "transport error", "bad response", "not found",
-		"already exists", "conflict", "expired", "unauthorized",
-		"forbidden", "invalid", "throttled", "server error", "error"
-	};
+	static const char *names[] = { "ok", "transport error", "bad response",
+		"not found", "already exists", "conflict", "expired",
+		"unauthorized", "forbidden", "invalid", "throttled",
+		"server error", "error" };
 
 	return (size_t)o < sizeof(names) / sizeof(names[0]) ? names[o] :
-	    "error";
+							      "error";
 }
 
 static enum k8s_outcome
@@ -312,7 +316,7 @@ outcome_for(long code, const char *reason, const char *method)
 		if (reason != NULL && strcmp(reason, "Conflict") == 0)
 			return K8S_E_CONFLICT;
 		return strcmp(method, "POST") == 0 ? K8S_E_ALREADY_EXISTS :
-		    K8S_E_CONFLICT;
+						     K8S_E_CONFLICT;
 	case 410:
 		return K8S_E_EXPIRED;
 	case 400:
@@ -559,19 +563,19 @@ attempt_start(struct k8s_client *c, struct k8s_request *r, struct mc_err *e)
 	r->easy = h;
 	if (token != NULL) {
 		if (mc_buf_printf(&hb, NULL, "Authorization: Bearer %s",
-		    token) == -1 ||
+			token) == -1 ||
 		    (r->hdrs = curl_slist_append(r->hdrs, hb.data)) == NULL)
 			goto nomem;
 	}
 	if ((r->hdrs = curl_slist_append(r->hdrs,
-	    "Accept: application/json")) == NULL ||
+		 "Accept: application/json")) == NULL ||
 	    (r->hdrs = curl_slist_append(r->hdrs, "Expect:")) == NULL)
 		goto nomem;
 	if (r->body != NULL) {
 		mc_buf_reset(&hb);
 		if (mc_buf_printf(&hb, NULL, "Content-Type: %s", r->ctype) ==
-		    -1 || (r->hdrs = curl_slist_append(r->hdrs, hb.data)) ==
-		    NULL)
+			-1 ||
+		    (r->hdrs = curl_slist_append(r->hdrs, hb.data)) == NULL)
 			goto nomem;
 	}
 	curl_easy_setopt(h, CURLOPT_URL, r->url);
@@ -590,8 +594,8 @@ attempt_start(struct k8s_client *c, struct k8s_request *r, struct mc_err *e)
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)r->o.timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
-	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, c->o.http1_only ?
-	    CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
+	    c->o.http1_only ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS);
 	if (c->cfg->proxy_url != NULL)
 		curl_easy_setopt(h, CURLOPT_PROXY, c->cfg->proxy_url);
 	else
@@ -729,7 +733,7 @@ attempt_done(struct k8s_client *c, struct k8s_request *r, CURLcode cres)
 	}
 	if (cres != CURLE_OK && !r->stalled && code != 0 && !r->streamed &&
 	    !r->too_big && !r->aborted && (code < 200 || code >= 300))
-		cres = CURLE_OK;	/* an error body cut short: use the code */
+		cres = CURLE_OK; /* an error body cut short: use the code */
 	if (cres != CURLE_OK || r->stalled)
 		code = r->streamed ? code : 0;
 	/* 401: the token may have been rotated (kubernetes-api.md §7) */
@@ -754,12 +758,12 @@ attempt_done(struct k8s_client *c, struct k8s_request *r, CURLcode cres)
 		goto retry;
 	}
 	resp.attempts = r->attempts;
-	resp.http_code = cres == CURLE_OK ? code :
-	    (seen >= 200 && seen < 300 ? seen : 0);
+	resp.http_code =
+	    cres == CURLE_OK ? code : (seen >= 200 && seen < 300 ? seen : 0);
 	if (r->stalled) {
 		resp.outcome = K8S_E_TRANSPORT;
-		mc_err_set(&resp.err, MC_ST_IO, 0,
-		    "%s %s: no data for %llu ms", r->method, r->o.path,
+		mc_err_set(&resp.err, MC_ST_IO, 0, "%s %s: no data for %llu ms",
+		    r->method, r->o.path,
 		    (unsigned long long)r->o.idle_timeout_ms);
 	} else if (r->aborted) {
 		resp.outcome = K8S_E_BAD_RESPONSE;
@@ -774,13 +778,14 @@ attempt_done(struct k8s_client *c, struct k8s_request *r, CURLcode cres)
 	} else if (cres != CURLE_OK) {
 		resp.outcome = K8S_E_TRANSPORT;
 		mc_err_set(&resp.err, MC_ST_IO, 0, "%s %s: %s", r->method,
-		    r->o.path, r->errbuf[0] != '\0' ? r->errbuf :
-		    curl_easy_strerror(cres));
+		    r->o.path,
+		    r->errbuf[0] != '\0' ? r->errbuf :
+					   curl_easy_strerror(cres));
 	} else if (code >= 200 && code < 300) {
 		resp.outcome = K8S_OK;
 		if (r->o.on_data == NULL && r->resp.len > 0) {
-			resp.body = json_loadb(r->resp.data, r->resp.len, 0,
-			    NULL);
+			resp.body =
+			    json_loadb(r->resp.data, r->resp.len, 0, NULL);
 			if (resp.body == NULL) {
 				resp.outcome = K8S_E_BAD_RESPONSE;
 				mc_err_set(&resp.err, MC_ST_PARSE, 0,
@@ -790,11 +795,11 @@ attempt_done(struct k8s_client *c, struct k8s_request *r, CURLcode cres)
 		}
 	} else {
 		if (k8s_status_parse(r->resp.data, r->resp.len, code,
-		    &resp.status, &resp.err) == -1) {
+			&resp.status, &resp.err) == -1) {
 			resp.outcome = K8S_E_OTHER;
 		} else {
-			resp.outcome = outcome_for(code, resp.status.reason,
-			    r->method);
+			resp.outcome =
+			    outcome_for(code, resp.status.reason, r->method);
 			mc_err_set(&resp.err, MC_ST_REJECTED, 0,
 			    "%s %s: HTTP %ld %s: %s", r->method, r->o.path,
 			    code, resp.status.reason, resp.status.message);
@@ -837,8 +842,10 @@ k8s_request_start(struct k8s_client *c, const struct k8s_request_opts *o,
 	r->url = mc_buf_steal(&u, NULL);
 	r->o.path = r->url + strlen(c->cfg->server);
 	if ((r->method = mc_strdup(o->method != NULL ? o->method : "GET")) ==
-	    NULL || (r->ctype = mc_strdup(o->content_type != NULL ?
-	    o->content_type : "application/json")) == NULL)
+		NULL ||
+	    (r->ctype = mc_strdup(o->content_type != NULL ?
+		     o->content_type :
+		     "application/json")) == NULL)
 		goto nomem;
 	if (o->body != NULL) {
 		if ((r->body = mc_malloc(o->body_len + 1)) == NULL)
@@ -848,10 +855,12 @@ k8s_request_start(struct k8s_client *c, const struct k8s_request_opts *o,
 	}
 	if (o->timeout_ms == 0 && o->on_data == NULL)
 		r->o.timeout_ms = c->o.timeout_ms;
-	r->max_retries = o->max_retries < 0 ? (int)c->o.max_retries :
-	    o->max_retries;
-	mc_buf_init(&r->resp, o->on_data != NULL ? ERROR_BODY_MAX :
-	    o->max_response != 0 ? o->max_response : DEFAULT_MAX_RESPONSE);
+	r->max_retries =
+	    o->max_retries < 0 ? (int)c->o.max_retries : o->max_retries;
+	mc_buf_init(&r->resp,
+	    o->on_data != NULL	     ? ERROR_BODY_MAX :
+		o->max_response != 0 ? o->max_response :
+				       DEFAULT_MAX_RESPONSE);
 	k8s_backoff_init(&r->backoff, c->o.retry_base_ms, c->o.retry_cap_ms);
 	r->state = RQ_QUEUED;
 	rl_push(&c->queued, r);
@@ -896,7 +905,7 @@ sweep(struct k8s_client *c)
 		if (r->cancelled) {
 			memset(&resp, 0, sizeof(resp));
 			finish(c, r, &resp);
-			next = c->active.head;	/* finish may change the list */
+			next = c->active.head; /* finish may change the list */
 			continue;
 		}
 		if (r->o.idle_timeout_ms != 0 &&
@@ -928,7 +937,8 @@ k8s_client_run_once(struct k8s_client *c, int timeout_ms, struct mc_err *e)
 		if (r->o.idle_timeout_ms == 0)
 			continue;
 		idle = k8s_now_ms() - r->last_data_ms;
-		idle = idle >= r->o.idle_timeout_ms ? 0 :
+		idle = idle >= r->o.idle_timeout_ms ?
+		    0 :
 		    r->o.idle_timeout_ms - idle;
 		if (idle < wait)
 			wait = idle;
@@ -974,13 +984,12 @@ k8s_client_run_until(struct k8s_client *c, const bool *flag,
 	while (!*flag) {
 		now = k8s_now_ms();
 		if (now >= end) {
-			mc_err_set(e, MC_ST_IO, 0,
-			    "no answer within %llu ms",
+			mc_err_set(e, MC_ST_IO, 0, "no answer within %llu ms",
 			    (unsigned long long)timeout_ms);
 			return -1;
 		}
-		if (k8s_client_run_once(c, (int)(end - now < 100 ?
-		    end - now : 100), e) == -1)
+		if (k8s_client_run_once(c,
+			(int)(end - now < 100 ? end - now : 100), e) == -1)
 			return -1;
 	}
 	return 0;
@@ -1039,7 +1048,8 @@ k8s_client_new(struct k8s_config *cfg, const struct k8s_client_opts *opts,
 		c->o.retry_cap_ms = 60000;
 	snprintf(c->useragent, sizeof(c->useragent), "meshca/%s", VERSION);
 	if ((c->pool = mc_calloc(c->o.max_in_flight, sizeof(*c->pool))) ==
-	    NULL || (c->multi = curl_multi_init()) == NULL)
+		NULL ||
+	    (c->multi = curl_multi_init()) == NULL)
 		goto nomem;
 	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS,

@@ -27,10 +27,10 @@ struct k8s_cause {
 
 /* A parsed metav1.Status, or what could be made of a non-JSON body. */
 struct k8s_status {
-	long code;		/* Status.code, else the HTTP code */
-	char *status;		/* "Failure", "Success" or NULL */
-	char *reason;		/* "NotFound", ...; from the HTTP code if absent */
-	char *message;		/* Status.message, or the text body (bounded) */
+	long code;     /* Status.code, else the HTTP code */
+	char *status;  /* "Failure", "Success" or NULL */
+	char *reason;  /* "NotFound", ...; from the HTTP code if absent */
+	char *message; /* Status.message, or the text body (bounded) */
 	struct k8s_cause *causes;
 	size_t ncauses;
 };
@@ -54,28 +54,28 @@ const char *k8s_reason_for_code(long code);
 /* What a finished request amounts to, for the caller's decisions. */
 enum k8s_outcome {
 	K8S_OK = 0,
-	K8S_E_TRANSPORT,	/* no HTTP answer: connect, TLS, reset, stall */
-	K8S_E_BAD_RESPONSE,	/* 2xx but the body is not what was expected */
-	K8S_E_NOT_FOUND,	/* 404 */
-	K8S_E_ALREADY_EXISTS,	/* 409 AlreadyExists */
-	K8S_E_CONFLICT,		/* 409 Conflict (stale resourceVersion) */
-	K8S_E_EXPIRED,		/* 410 Expired / Gone */
-	K8S_E_UNAUTHORIZED,	/* 401 */
-	K8S_E_FORBIDDEN,	/* 403 */
-	K8S_E_INVALID,		/* 400, 415, 422 */
-	K8S_E_THROTTLED,	/* 429 (after the retries) */
-	K8S_E_SERVER,		/* 5xx (after the retries) */
+	K8S_E_TRANSPORT,      /* no HTTP answer: connect, TLS, reset, stall */
+	K8S_E_BAD_RESPONSE,   /* 2xx but the body is not what was expected */
+	K8S_E_NOT_FOUND,      /* 404 */
+	K8S_E_ALREADY_EXISTS, /* 409 AlreadyExists */
+	K8S_E_CONFLICT,	      /* 409 Conflict (stale resourceVersion) */
+	K8S_E_EXPIRED,	      /* 410 Expired / Gone */
+	K8S_E_UNAUTHORIZED,   /* 401 */
+	K8S_E_FORBIDDEN,      /* 403 */
+	K8S_E_INVALID,	      /* 400, 415, 422 */
+	K8S_E_THROTTLED,      /* 429 (after the retries) */
+	K8S_E_SERVER,	      /* 5xx (after the retries) */
 	K8S_E_OTHER
 };
 
 /* Everything known about a finished request. Borrowed by callbacks. */
 struct k8s_response {
 	enum k8s_outcome outcome;
-	long http_code;		/* 0 when there was no HTTP answer */
-	json_t *body;		/* 2xx JSON body, or NULL (json_incref to keep) */
+	long http_code; /* 0 when there was no HTTP answer */
+	json_t *body;	/* 2xx JSON body, or NULL (json_incref to keep) */
 	struct k8s_status status; /* filled for non-2xx answers */
-	struct mc_err err;	/* outcome != K8S_OK: what went wrong */
-	unsigned attempts;	/* 1 + retries */
+	struct mc_err err;	  /* outcome != K8S_OK: what went wrong */
+	unsigned attempts;	  /* 1 + retries */
 };
 
 /* Names an outcome for messages. */
@@ -90,39 +90,39 @@ typedef void (*k8s_done_fn)(const struct k8s_response *r, void *arg);
 typedef int (*k8s_data_fn)(const char *p, size_t n, void *arg);
 
 struct k8s_request_opts {
-	const char *method;	/* "GET", "POST", ...; NULL is GET */
-	const char *path;	/* escaped path and query, e.g. "/api/v1/..." */
+	const char *method; /* "GET", "POST", ...; NULL is GET */
+	const char *path;   /* escaped path and query, e.g. "/api/v1/..." */
 	const char *content_type; /* NULL: application/json when a body */
-	const char *body;	/* copied; may be NULL */
+	const char *body;	  /* copied; may be NULL */
 	size_t body_len;
-	size_t max_response;	/* ceiling of a buffered body; 0: 64 MiB */
-	k8s_data_fn on_data;	/* non-NULL: stream the 2xx body */
+	size_t max_response; /* ceiling of a buffered body; 0: 64 MiB */
+	k8s_data_fn on_data; /* non-NULL: stream the 2xx body */
 	k8s_done_fn on_done;
 	void *arg;
-	uint64_t timeout_ms;	/* whole attempt; 0: the client default,
+	uint64_t timeout_ms;	  /* whole attempt; 0: the client default,
 				   streams: none */
 	uint64_t idle_timeout_ms; /* abort when no byte for this long; 0 off */
-	int max_retries;	/* -1: the client default */
+	int max_retries;	  /* -1: the client default */
 };
 
 struct k8s_client_opts {
-	unsigned max_in_flight;	/* concurrent transfers; 0: 64 */
+	unsigned max_in_flight; /* concurrent transfers; 0: 64 */
 	unsigned max_retries;	/* 429, 5xx, connection failures; 0: 10 */
 	uint64_t timeout_ms;	/* per attempt of a plain request; 0: 30 s */
 	uint64_t connect_timeout_ms; /* 0: 10 s */
-	uint64_t retry_base_ms;	/* first backoff ceiling; 0: 200 ms */
-	uint64_t retry_cap_ms;	/* backoff and Retry-After cap; 0: 60 s */
-	bool http1_only;	/* do not offer HTTP/2 */
+	uint64_t retry_base_ms;	     /* first backoff ceiling; 0: 200 ms */
+	uint64_t retry_cap_ms;	     /* backoff and Retry-After cap; 0: 60 s */
+	bool http1_only;	     /* do not offer HTTP/2 */
 };
 
 /* Counters, for tests and metrics. */
 struct k8s_client_stats {
-	uint64_t requests;	/* started by callers */
-	uint64_t attempts;	/* transfers handed to libcurl */
+	uint64_t requests; /* started by callers */
+	uint64_t attempts; /* transfers handed to libcurl */
 	uint64_t retries;
-	uint64_t retry_after;	/* retries that waited for Retry-After */
-	uint64_t unauthorized;	/* 401s (each re-reads the token) */
-	uint64_t connects;	/* new connections libcurl opened */
+	uint64_t retry_after;  /* retries that waited for Retry-After */
+	uint64_t unauthorized; /* 401s (each re-reads the token) */
+	uint64_t connects;     /* new connections libcurl opened */
 };
 
 /*
@@ -156,8 +156,7 @@ void k8s_request_cancel(struct k8s_client *c, struct k8s_request *r);
  * Runs transfers and due timers, waiting at most timeout_ms for
  * something to happen. -1 only when libcurl's multi interface fails.
  */
-int k8s_client_run_once(struct k8s_client *c, int timeout_ms,
-    struct mc_err *e);
+int k8s_client_run_once(struct k8s_client *c, int timeout_ms, struct mc_err *e);
 
 /*
  * Runs the loop until *flag becomes true or timeout_ms pass. -1 with e
@@ -182,8 +181,8 @@ struct k8s_timer {
 };
 
 /* (Re)arms t to call fn(arg) from the loop after delay_ms. */
-void k8s_timer_arm(struct k8s_client *c, struct k8s_timer *t,
-    uint64_t delay_ms, void (*fn)(void *), void *arg);
+void k8s_timer_arm(struct k8s_client *c, struct k8s_timer *t, uint64_t delay_ms,
+    void (*fn)(void *), void *arg);
 /* Disarms t; nothing if it is not armed. */
 void k8s_timer_cancel(struct k8s_client *c, struct k8s_timer *t);
 

@@ -30,9 +30,9 @@
 struct ent {
 	struct ent *next;
 	uint32_t hash;
-	uint32_t gen;		/* list pass that last saw it */
+	uint32_t gen; /* list pass that last saw it */
 	uint32_t keylen, rvlen, jsonlen;
-	char data[];		/* key NUL rv NUL json NUL */
+	char data[]; /* key NUL rv NUL json NUL */
 };
 
 struct k8s_informer {
@@ -108,7 +108,7 @@ ent_slot(const struct k8s_informer *inf, const char *key, size_t klen,
 	struct ent **pp;
 
 	for (pp = &inf->tab[h & (inf->nbuckets - 1)]; *pp != NULL;
-	    pp = &(*pp)->next)
+	     pp = &(*pp)->next)
 		if ((*pp)->hash == h && (*pp)->keylen == klen &&
 		    memcmp((*pp)->data, key, klen) == 0)
 			return pp;
@@ -167,7 +167,7 @@ ent_store(struct k8s_informer *inf, struct ent **slot, const char *key,
 	*slot = e;
 	inf->bytes += ent_size(e);
 	if (old == NULL && inf->count > inf->nbuckets)
-		(void)grow(inf);	/* a longer chain is only slower */
+		(void)grow(inf); /* a longer chain is only slower */
 	return 0;
 }
 
@@ -187,11 +187,11 @@ set_rv(struct k8s_informer *inf, const char *rv)
 {
 	char *p;
 
-	if (rv == NULL || *rv == '\0' || (inf->rv != NULL &&
-	    strcmp(inf->rv, rv) == 0))
+	if (rv == NULL || *rv == '\0' ||
+	    (inf->rv != NULL && strcmp(inf->rv, rv) == 0))
 		return;
 	if ((p = mc_strdup(rv)) == NULL)
-		return;		/* keep the older one: a re-watch replays */
+		return; /* keep the older one: a re-watch replays */
 	mc_free(inf->rv);
 	inf->rv = p;
 }
@@ -222,7 +222,8 @@ apply(struct k8s_informer *inf, enum k8s_event_type type, json_t *obj,
 	int rc;
 
 	if (name == NULL || rv == NULL) {
-		mc_err_set(e, MC_ST_PARSE, 0, "%s: object without "
+		mc_err_set(e, MC_ST_PARSE, 0,
+		    "%s: object without "
 		    "metadata.name or metadata.resourceVersion",
 		    inf->o.res->plural);
 		return -1;
@@ -238,7 +239,7 @@ apply(struct k8s_informer *inf, enum k8s_event_type type, json_t *obj,
 	slot = ent_slot(inf, key, klen, h);
 	if (type == K8S_EV_DELETED) {
 		if (*slot == NULL)
-			return 0;	/* never seen, or already gone */
+			return 0; /* never seen, or already gone */
 		ent_unlink(inf, slot);
 		deliver(inf, K8S_EV_DELETED, obj);
 		return 0;
@@ -290,8 +291,8 @@ sweep_stale(struct k8s_informer *inf)
 static void
 retry_later(struct k8s_informer *inf, void (*fn)(void *))
 {
-	k8s_timer_arm(inf->c, &inf->timer, k8s_backoff_next(&inf->backoff),
-	    fn, inf);
+	k8s_timer_arm(inf->c, &inf->timer, k8s_backoff_next(&inf->backoff), fn,
+	    inf);
 }
 
 static int
@@ -358,9 +359,10 @@ on_wevent(enum k8s_event_type type, json_t *obj, void *arg)
 	case K8S_EV_ERROR:
 		memset(&st, 0, sizeof(st));
 		if (k8s_status_from_json(obj, 500, &st, NULL) == 0 &&
-		    (st.code == 410 || (st.reason != NULL &&
-		    (strcmp(st.reason, "Expired") == 0 ||
-		    strcmp(st.reason, "Gone") == 0))))
+		    (st.code == 410 ||
+			(st.reason != NULL &&
+			    (strcmp(st.reason, "Expired") == 0 ||
+				strcmp(st.reason, "Gone") == 0))))
 			inf->w_expired = true;
 		else
 			inf->w_error = true;
@@ -395,9 +397,9 @@ on_wend(const struct k8s_response *r, void *arg)
 		start_list(inf);
 		return;
 	}
-	if (r->outcome == K8S_OK && !inf->w_error && (inf->w_data ||
-	    k8s_now_ms() - inf->w_started >= 1000)) {
-		start_watch(inf);	/* timeoutSeconds ran out: go on */
+	if (r->outcome == K8S_OK && !inf->w_error &&
+	    (inf->w_data || k8s_now_ms() - inf->w_started >= 1000)) {
+		start_watch(inf); /* timeoutSeconds ran out: go on */
 		return;
 	}
 	inf->st.watch_errors++;
@@ -422,7 +424,7 @@ start_watch(void *arg)
 	    inf->o.watch_timeout_max_s);
 	snprintf(tmo, sizeof(tmo), "%u", t);
 	stall = inf->o.stall_timeout_ms != 0 ? inf->o.stall_timeout_ms :
-	    (uint64_t)t * 1000 + 30000;
+					       (uint64_t)t * 1000 + 30000;
 	inf->w_expired = inf->w_error = inf->w_data = false;
 	inf->w_started = k8s_now_ms();
 	if (k8s_path(&p, inf->o.res, inf->ns, NULL, NULL) == -1 ||
@@ -433,7 +435,7 @@ start_watch(void *arg)
 	    k8s_query(&p, "labelSelector", inf->label, NULL) == -1 ||
 	    k8s_query(&p, "fieldSelector", inf->field, NULL) == -1 ||
 	    (inf->watch = k8s_watch_start(inf->c, p.data, stall, on_wevent,
-	    on_wend, inf, NULL)) == NULL)
+		 on_wend, inf, NULL)) == NULL)
 		retry_later(inf, start_watch);
 	else
 		inf->st.watches++;
@@ -458,23 +460,23 @@ k8s_informer_start(struct k8s_client *c, const struct k8s_informer_opts *o,
 		inf->o.watch_timeout_min_s = 300;
 	if (inf->o.watch_timeout_max_s < inf->o.watch_timeout_min_s)
 		inf->o.watch_timeout_max_s = inf->o.watch_timeout_min_s > 600 ?
-		    inf->o.watch_timeout_min_s : 600;
-	k8s_backoff_init(&inf->backoff, o->backoff_base_ms != 0 ?
-	    o->backoff_base_ms : 800, o->backoff_cap_ms != 0 ?
-	    o->backoff_cap_ms : 30000);
+		    inf->o.watch_timeout_min_s :
+		    600;
+	k8s_backoff_init(&inf->backoff,
+	    o->backoff_base_ms != 0 ? o->backoff_base_ms : 800,
+	    o->backoff_cap_ms != 0 ? o->backoff_cap_ms : 30000);
 	inf->nbuckets = 64;
 	if ((inf->tab = mc_calloc(inf->nbuckets, sizeof(*inf->tab))) == NULL)
 		goto nomem;
 	inf->bytes = sizeof(*inf) + inf->nbuckets * sizeof(*inf->tab);
 	if ((o->namespace != NULL &&
-	    (inf->ns = mc_strdup(o->namespace)) == NULL) ||
+		(inf->ns = mc_strdup(o->namespace)) == NULL) ||
 	    (o->label_selector != NULL &&
-	    (inf->label = mc_strdup(o->label_selector)) == NULL) ||
+		(inf->label = mc_strdup(o->label_selector)) == NULL) ||
 	    (o->field_selector != NULL &&
-	    (inf->field = mc_strdup(o->field_selector)) == NULL))
+		(inf->field = mc_strdup(o->field_selector)) == NULL))
 		goto nomem;
-	inf->o.namespace = inf->o.label_selector = inf->o.field_selector =
-	    NULL;
+	inf->o.namespace = inf->o.label_selector = inf->o.field_selector = NULL;
 	start_list(inf);
 	return inf;
 nomem:

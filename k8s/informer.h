@@ -34,28 +34,28 @@ typedef void (*k8s_informer_synced_fn)(struct k8s_informer *inf, void *arg);
 
 struct k8s_informer_opts {
 	const struct k8s_resource *res;
-	const char *namespace;		/* NULL: all namespaces */
+	const char *namespace; /* NULL: all namespaces */
 	const char *label_selector;
 	const char *field_selector;
-	unsigned page_limit;		/* 0: 500 */
-	unsigned watch_timeout_min_s;	/* 0: 300 (client-go) */
-	unsigned watch_timeout_max_s;	/* 0: 600 */
-	uint64_t stall_timeout_ms;	/* no byte for this long: reconnect;
+	unsigned page_limit;	      /* 0: 500 */
+	unsigned watch_timeout_min_s; /* 0: 300 (client-go) */
+	unsigned watch_timeout_max_s; /* 0: 600 */
+	uint64_t stall_timeout_ms;    /* no byte for this long: reconnect;
 					   0: watch timeout + 30 s */
-	uint64_t backoff_base_ms;	/* 0: 800 ms */
-	uint64_t backoff_cap_ms;	/* 0: 30 s */
+	uint64_t backoff_base_ms;     /* 0: 800 ms */
+	uint64_t backoff_cap_ms;      /* 0: 30 s */
 	k8s_informer_event_fn on_event;
 	k8s_informer_synced_fn on_synced;
 	void *arg;
 };
 
 struct k8s_informer_stats {
-	uint64_t lists;		/* complete (re)lists */
-	uint64_t relists_410;	/* relists caused by 410 Expired/Gone */
-	uint64_t watches;	/* watch requests started */
-	uint64_t watch_errors;	/* watches that ended abnormally */
+	uint64_t lists;	       /* complete (re)lists */
+	uint64_t relists_410;  /* relists caused by 410 Expired/Gone */
+	uint64_t watches;      /* watch requests started */
+	uint64_t watch_errors; /* watches that ended abnormally */
 	uint64_t bookmarks;
-	uint64_t events;	/* events delivered to the caller */
+	uint64_t events; /* events delivered to the caller */
 };
 
 /* Creates the informer and starts listing. NULL with e set on failure. */

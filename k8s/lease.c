@@ -27,14 +27,14 @@ struct k8s_elector {
 	struct k8s_elector_opts o;
 	char *ns, *name, *id;
 	bool leader, stopping, released;
-	char *obs_rv;		/* resourceVersion of the last record seen */
+	char *obs_rv; /* resourceVersion of the last record seen */
 	char *obs_holder;
-	uint64_t obs_at;	/* local time the record last changed */
+	uint64_t obs_at; /* local time the record last changed */
 	uint64_t obs_dur_ms;
-	uint64_t last_renew;	/* local time of our last good write */
+	uint64_t last_renew; /* local time of our last good write */
 	struct k8s_request *req;
-	struct k8s_timer timer;	/* next try */
-	struct k8s_timer deadline;	/* renew deadline while leading */
+	struct k8s_timer timer;	   /* next try */
+	struct k8s_timer deadline; /* renew deadline while leading */
 };
 
 static void try_now(void *arg);
@@ -122,11 +122,12 @@ observe(struct k8s_elector *el, const json_t *lease)
 		el->obs_at = k8s_now_ms();
 		set_str(&el->obs_rv, rv);
 	}
-	set_str(&el->obs_holder, json_string_value(json_object_get(spec,
-	    "holderIdentity")));
+	set_str(&el->obs_holder,
+	    json_string_value(json_object_get(spec, "holderIdentity")));
 	el->obs_dur_ms = json_is_integer(d) && json_integer_value(d) > 0 &&
-	    json_integer_value(d) < 86400 ?
-	    (uint64_t)json_integer_value(d) * 1000 : el->o.lease_duration_ms;
+		json_integer_value(d) < 86400 ?
+	    (uint64_t)json_integer_value(d) * 1000 :
+	    el->o.lease_duration_ms;
 }
 
 static long
@@ -146,7 +147,7 @@ send_lease(struct k8s_elector *el, const char *method, const json_t *obj,
 
 	mc_buf_init(&p, 4096);
 	if (k8s_path(&p, &k8s_res_leases, el->ns,
-	    strcmp(method, "POST") == 0 ? NULL : el->name, NULL) == -1)
+		strcmp(method, "POST") == 0 ? NULL : el->name, NULL) == -1)
 		goto out;
 	if (obj != NULL && (body = json_dumps(obj, JSON_COMPACT)) == NULL)
 		goto out;
@@ -202,12 +203,12 @@ on_get(const struct k8s_response *r, void *arg)
 	k8s_microtime(now, sizeof(now));
 	if (r->outcome == K8S_E_NOT_FOUND) {
 		obj = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:I, s:s, "
-		    "s:s, s:i}}", "apiVersion", "coordination.k8s.io/v1",
-		    "kind", "Lease", "metadata", "name", el->name,
-		    "namespace", el->ns, "spec", "holderIdentity", el->id,
-		    "leaseDurationSeconds", (json_int_t)duration_s(el),
-		    "acquireTime", now, "renewTime", now,
-		    "leaseTransitions", 0);
+				"s:s, s:i}}",
+		    "apiVersion", "coordination.k8s.io/v1", "kind", "Lease",
+		    "metadata", "name", el->name, "namespace", el->ns, "spec",
+		    "holderIdentity", el->id, "leaseDurationSeconds",
+		    (json_int_t)duration_s(el), "acquireTime", now, "renewTime",
+		    now, "leaseTransitions", 0);
 		if (obj == NULL || send_lease(el, "POST", obj, on_write) == -1)
 			schedule(el);
 		json_decref(obj);
@@ -271,8 +272,8 @@ try_now(void *arg)
 	o.timeout_ms = el->o.renew_deadline_ms;
 	o.max_retries = 0;
 	if (k8s_path(&p, &k8s_res_leases, el->ns, el->name, NULL) == -1 ||
-	    (o.path = p.data, (el->req = k8s_request_start(el->c, &o,
-	    NULL)) == NULL))
+	    (o.path = p.data,
+		(el->req = k8s_request_start(el->c, &o, NULL)) == NULL))
 		schedule(el);
 	mc_buf_free(&p);
 }
@@ -285,7 +286,8 @@ k8s_elector_start(struct k8s_client *c, const struct k8s_elector_opts *o,
 
 	if (o->namespace == NULL || o->name == NULL || o->identity == NULL ||
 	    *o->identity == '\0') {
-		mc_err_set(e, MC_ST_USAGE, 0, "lease: namespace, name and "
+		mc_err_set(e, MC_ST_USAGE, 0,
+		    "lease: namespace, name and "
 		    "identity are required");
 		return NULL;
 	}
@@ -293,7 +295,8 @@ k8s_elector_start(struct k8s_client *c, const struct k8s_elector_opts *o,
 	if (o->lease_duration_ms <= o->renew_deadline_ms ||
 	    o->renew_deadline_ms * 10 <= o->retry_period_ms * 12 ||
 	    o->retry_period_ms == 0) {
-		mc_err_set(e, MC_ST_USAGE, 0, "lease %s/%s: need "
+		mc_err_set(e, MC_ST_USAGE, 0,
+		    "lease %s/%s: need "
 		    "leaseDuration > renewDeadline > 1.2 x retryPeriod > 0",
 		    o->namespace, o->name);
 		return NULL;
@@ -363,10 +366,11 @@ k8s_elector_release(struct k8s_elector *el)
 	/* client-go release(): empty holder, 1 s duration, same RV */
 	k8s_microtime(now, sizeof(now));
 	obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:i, s:s, "
-	    "s:s}}", "apiVersion", "coordination.k8s.io/v1", "kind", "Lease",
-	    "metadata", "name", el->name, "namespace", el->ns,
-	    "resourceVersion", el->obs_rv, "spec", "holderIdentity", "",
-	    "leaseDurationSeconds", 1, "acquireTime", now, "renewTime", now);
+			"s:s}}",
+	    "apiVersion", "coordination.k8s.io/v1", "kind", "Lease", "metadata",
+	    "name", el->name, "namespace", el->ns, "resourceVersion",
+	    el->obs_rv, "spec", "holderIdentity", "", "leaseDurationSeconds", 1,
+	    "acquireTime", now, "renewTime", now);
 	if (obj == NULL || send_lease(el, "PUT", obj, on_release) == -1)
 		el->released = true;
 	json_decref(obj);

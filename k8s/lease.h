@@ -21,14 +21,14 @@ typedef void (*k8s_elector_fn)(struct k8s_elector *el, void *arg);
 
 struct k8s_elector_opts {
 	const char *namespace;
-	const char *name;		/* the Lease's name */
-	const char *identity;		/* unique per replica */
+	const char *name;     /* the Lease's name */
+	const char *identity; /* unique per replica */
 	/* client-go: duration > deadline > 1.2 x retry; 15 s/10 s/2 s */
 	uint64_t lease_duration_ms;
 	uint64_t renew_deadline_ms;
 	uint64_t retry_period_ms;
-	k8s_elector_fn on_started;	/* this replica now leads */
-	k8s_elector_fn on_stopped;	/* it no longer does: stop writing */
+	k8s_elector_fn on_started; /* this replica now leads */
+	k8s_elector_fn on_stopped; /* it no longer does: stop writing */
 	void *arg;
 };
 

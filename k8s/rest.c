@@ -15,13 +15,13 @@
 
 const struct k8s_resource k8s_res_secrets = { "/api/v1", "secrets", true };
 const struct k8s_resource k8s_res_configmaps = { "/api/v1", "configmaps",
-    true };
+	true };
 const struct k8s_resource k8s_res_serviceaccounts = { "/api/v1",
-    "serviceaccounts", true };
+	"serviceaccounts", true };
 const struct k8s_resource k8s_res_namespaces = { "/api/v1", "namespaces",
-    false };
-const struct k8s_resource k8s_res_leases = {
-	"/apis/coordination.k8s.io/v1", "leases", true };
+	false };
+const struct k8s_resource k8s_res_leases = { "/apis/coordination.k8s.io/v1",
+	"leases", true };
 
 #define PATH_MAX_LEN (16u << 10)
 /* Bodies we send: a Secret is at most 1 MiB of data, base64 adds a third. */
@@ -57,8 +57,10 @@ segment(struct mc_buf *b, const char *what, const char *s, struct mc_err *e)
 {
 	/* "." and ".." would be resolved away by URL normalization */
 	if (*s == '\0' || strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
-		mc_err_set(e, MC_ST_USAGE, 0, "%s \"%s\" is not a valid path "
-		    "segment", what, s);
+		mc_err_set(e, MC_ST_USAGE, 0,
+		    "%s \"%s\" is not a valid path "
+		    "segment",
+		    what, s);
 		return -1;
 	}
 	if (mc_buf_puts(b, "/", e) == -1)
@@ -77,12 +79,14 @@ k8s_path(struct mc_buf *b, const struct k8s_resource *res, const char *ns,
 		    segment(b, "namespace", ns, e) == -1)
 			return -1;
 	} else if (res->namespaced && name != NULL) {
-		mc_err_set(e, MC_ST_USAGE, 0, "%s \"%s\": a namespace is "
-		    "required", res->plural, name);
+		mc_err_set(e, MC_ST_USAGE, 0,
+		    "%s \"%s\": a namespace is "
+		    "required",
+		    res->plural, name);
 		return -1;
 	}
-	if (mc_buf_puts(b, "/", e) == -1 || mc_buf_puts(b, res->plural, e) ==
-	    -1)
+	if (mc_buf_puts(b, "/", e) == -1 ||
+	    mc_buf_puts(b, res->plural, e) == -1)
 		return -1;
 	if (name != NULL && segment(b, "name", name, e) == -1)
 		return -1;
@@ -95,8 +99,11 @@ k8s_query(struct mc_buf *b, const char *key, const char *value,
 {
 	if (value == NULL)
 		return 0;
-	if (mc_buf_puts(b, memchr(b->data != NULL ? b->data : "", '?',
-	    b->len) != NULL ? "&" : "?", e) == -1 ||
+	if (mc_buf_puts(b,
+		memchr(b->data != NULL ? b->data : "", '?', b->len) != NULL ?
+		    "&" :
+		    "?",
+		e) == -1 ||
 	    k8s_escape(b, key, e) == -1 || mc_buf_puts(b, "=", e) == -1)
 		return -1;
 	return k8s_escape(b, value, e);
@@ -106,7 +113,8 @@ static const char *
 meta_str(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(json_object_get(obj,
-	    "metadata"), key));
+						     "metadata"),
+	    key));
 }
 
 const char *
@@ -152,15 +160,16 @@ rest_send(struct k8s_client *c, const char *method, const char *path,
 		o.body = s;
 		o.body_len = strlen(s);
 		if (o.body_len > BODY_MAX) {
-			mc_err_set(e, MC_ST_USAGE, 0, "%s %s: body of %zu "
-			    "bytes exceeds %u", method, path, o.body_len,
-			    BODY_MAX);
+			mc_err_set(e, MC_ST_USAGE, 0,
+			    "%s %s: body of %zu "
+			    "bytes exceeds %u",
+			    method, path, o.body_len, BODY_MAX);
 			free(s);
 			return NULL;
 		}
 	}
 	r = k8s_request_start(c, &o, e);
-	free(s);	/* json_dumps allocates with jansson's malloc */
+	free(s); /* json_dumps allocates with jansson's malloc */
 	return r;
 }
 
@@ -181,9 +190,8 @@ k8s_get(struct k8s_client *c, const struct k8s_resource *res, const char *ns,
 }
 
 struct k8s_request *
-k8s_create(struct k8s_client *c, const struct k8s_resource *res,
-    const char *ns, const json_t *obj, k8s_done_fn fn, void *arg,
-    struct mc_err *e)
+k8s_create(struct k8s_client *c, const struct k8s_resource *res, const char *ns,
+    const json_t *obj, k8s_done_fn fn, void *arg, struct mc_err *e)
 {
 	struct k8s_request *r = NULL;
 	const char *ons = k8s_obj_namespace(obj);
@@ -198,8 +206,10 @@ k8s_create(struct k8s_client *c, const struct k8s_resource *res,
 		    res->plural);
 	else if (ons != NULL && ns != NULL && strcmp(ons, ns) != 0)
 		/* the server would answer 400 (kubernetes-api.md §2) */
-		mc_err_set(e, MC_ST_USAGE, 0, "create %s: metadata.namespace "
-		    "\"%s\" differs from \"%s\"", res->plural, ons, ns);
+		mc_err_set(e, MC_ST_USAGE, 0,
+		    "create %s: metadata.namespace "
+		    "\"%s\" differs from \"%s\"",
+		    res->plural, ons, ns);
 	else if (k8s_path(&p, res, ns, NULL, e) == 0)
 		r = rest_send(c, "POST", p.data, NULL, obj, fn, arg, e);
 	mc_buf_free(&p);
@@ -207,9 +217,8 @@ k8s_create(struct k8s_client *c, const struct k8s_resource *res,
 }
 
 struct k8s_request *
-k8s_update(struct k8s_client *c, const struct k8s_resource *res,
-    const char *ns, const json_t *obj, k8s_done_fn fn, void *arg,
-    struct mc_err *e)
+k8s_update(struct k8s_client *c, const struct k8s_resource *res, const char *ns,
+    const json_t *obj, k8s_done_fn fn, void *arg, struct mc_err *e)
 {
 	struct k8s_request *r = NULL;
 	const char *name = k8s_obj_name(obj);
@@ -217,8 +226,10 @@ k8s_update(struct k8s_client *c, const struct k8s_resource *res,
 
 	mc_buf_init(&p, PATH_MAX_LEN);
 	if (name == NULL)
-		mc_err_set(e, MC_ST_USAGE, 0, "update %s: object has no "
-		    "metadata.name", res->plural);
+		mc_err_set(e, MC_ST_USAGE, 0,
+		    "update %s: object has no "
+		    "metadata.name",
+		    res->plural);
 	else if (k8s_path(&p, res, ns, name, e) == 0)
 		r = rest_send(c, "PUT", p.data, NULL, obj, fn, arg, e);
 	mc_buf_free(&p);
@@ -235,19 +246,21 @@ k8s_patch_merge(struct k8s_client *c, const struct k8s_resource *res,
 
 	mc_buf_init(&p, PATH_MAX_LEN);
 	if (name == NULL || !json_is_object(patch))
-		mc_err_set(e, MC_ST_USAGE, 0, "patch %s: needs a name and an "
-		    "object", res->plural);
+		mc_err_set(e, MC_ST_USAGE, 0,
+		    "patch %s: needs a name and an "
+		    "object",
+		    res->plural);
 	else if (k8s_path(&p, res, ns, name, e) == 0)
-		r = rest_send(c, "PATCH", p.data, "application/merge-patch+json",
-		    patch, fn, arg, e);
+		r = rest_send(c, "PATCH", p.data,
+		    "application/merge-patch+json", patch, fn, arg, e);
 	mc_buf_free(&p);
 	return r;
 }
 
 struct k8s_request *
-k8s_delete(struct k8s_client *c, const struct k8s_resource *res,
-    const char *ns, const char *name, const char *uid, const char *rv,
-    k8s_done_fn fn, void *arg, struct mc_err *e)
+k8s_delete(struct k8s_client *c, const struct k8s_resource *res, const char *ns,
+    const char *name, const char *uid, const char *rv, k8s_done_fn fn,
+    void *arg, struct mc_err *e)
 {
 	struct k8s_request *r = NULL;
 	json_t *opts = NULL, *pre = NULL;
@@ -266,10 +279,13 @@ k8s_delete(struct k8s_client *c, const struct k8s_resource *res,
 		opts = json_pack("{s:s, s:s, s:{}}", "kind", "DeleteOptions",
 		    "apiVersion", "v1", "preconditions");
 		pre = json_object_get(opts, "preconditions");
-		if (opts == NULL || (uid != NULL && json_object_set_new(pre,
-		    "uid", json_string(uid)) == -1) || (rv != NULL &&
-		    json_object_set_new(pre, "resourceVersion",
-		    json_string(rv)) == -1)) {
+		if (opts == NULL ||
+		    (uid != NULL &&
+			json_object_set_new(pre, "uid", json_string(uid)) ==
+			    -1) ||
+		    (rv != NULL &&
+			json_object_set_new(pre, "resourceVersion",
+			    json_string(rv)) == -1)) {
 			mc_err_set(e, MC_ST_NOMEM, 0, "out of memory");
 			goto out;
 		}
@@ -285,7 +301,7 @@ out:
 
 struct k8s_list {
 	struct k8s_client *c;
-	struct mc_buf base;	/* path and fixed query */
+	struct mc_buf base; /* path and fixed query */
 	struct k8s_list_opts o;
 	char *label, *field, *rv_param;
 	k8s_page_fn on_page;
@@ -293,7 +309,7 @@ struct k8s_list {
 	void *arg;
 	struct k8s_request *req;
 	json_t *items;
-	char *rv;		/* the list RV, from the first page */
+	char *rv; /* the list RV, from the first page */
 	unsigned pages, restarts;
 	bool first;
 	bool cancelled, in_cb;
@@ -373,15 +389,19 @@ list_page(const struct k8s_response *r, void *arg)
 	rv = json_string_value(json_object_get(meta, "resourceVersion"));
 	cont = json_string_value(json_object_get(meta, "continue"));
 	if (!json_is_array(items) && !json_is_null(items) && items != NULL) {
-		mc_err_set(&fail.err, MC_ST_PARSE, 0, "list %s: \"items\" "
-		    "is not an array", l->base.data);
+		mc_err_set(&fail.err, MC_ST_PARSE, 0,
+		    "list %s: \"items\" "
+		    "is not an array",
+		    l->base.data);
 		list_end(l, &fail);
 		return;
 	}
 	if (l->first) {
 		if (rv == NULL || (l->rv = mc_strdup(rv)) == NULL) {
-			mc_err_set(&fail.err, MC_ST_PARSE, 0, "list %s: no "
-			    "metadata.resourceVersion", l->base.data);
+			mc_err_set(&fail.err, MC_ST_PARSE, 0,
+			    "list %s: no "
+			    "metadata.resourceVersion",
+			    l->base.data);
 			list_end(l, &fail);
 			return;
 		}
@@ -436,8 +456,9 @@ list_next(struct k8s_list *l, const char *cont, struct mc_err *e)
 	    k8s_query(&p, "fieldSelector", l->field, e) == -1 ||
 	    k8s_query(&p, "limit", lim, e) == -1 ||
 	    /* resourceVersion cannot go with continue (§2) */
-	    k8s_query(&p, "resourceVersion", cont == NULL ? l->rv_param :
-	    NULL, e) == -1 || k8s_query(&p, "continue", cont, e) == -1)
+	    k8s_query(&p, "resourceVersion", cont == NULL ? l->rv_param : NULL,
+		e) == -1 ||
+	    k8s_query(&p, "continue", cont, e) == -1)
 		goto out;
 	memset(&o, 0, sizeof(o));
 	o.method = "GET";
@@ -477,11 +498,11 @@ k8s_list_start(struct k8s_client *c, const struct k8s_resource *res,
 	l->arg = arg;
 	l->first = true;
 	if ((l->o.label_selector != NULL &&
-	    (l->label = mc_strdup(l->o.label_selector)) == NULL) ||
+		(l->label = mc_strdup(l->o.label_selector)) == NULL) ||
 	    (l->o.field_selector != NULL &&
-	    (l->field = mc_strdup(l->o.field_selector)) == NULL) ||
+		(l->field = mc_strdup(l->o.field_selector)) == NULL) ||
 	    (l->o.resource_version != NULL &&
-	    (l->rv_param = mc_strdup(l->o.resource_version)) == NULL) ||
+		(l->rv_param = mc_strdup(l->o.resource_version)) == NULL) ||
 	    (on_page == NULL && (l->items = json_array()) == NULL)) {
 		mc_err_set(e, MC_ST_NOMEM, 0, "out of memory");
 		goto fail;

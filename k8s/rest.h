@@ -19,8 +19,8 @@
 
 /* A resource type: where it lives and whether it is namespaced. */
 struct k8s_resource {
-	const char *prefix;	/* "/api/v1", "/apis/coordination.k8s.io/v1" */
-	const char *plural;	/* "secrets" */
+	const char *prefix; /* "/api/v1", "/apis/coordination.k8s.io/v1" */
+	const char *plural; /* "secrets" */
 	bool namespaced;
 };
 
@@ -36,8 +36,8 @@ extern const struct k8s_resource k8s_res_leases;
  * path. Every segment is percent-encoded (RFC 3986 §2.1) except the
  * unreserved characters. -1 with e set when ns or name is empty.
  */
-int k8s_path(struct mc_buf *b, const struct k8s_resource *res,
-    const char *ns, const char *name, struct mc_err *e);
+int k8s_path(struct mc_buf *b, const struct k8s_resource *res, const char *ns,
+    const char *name, struct mc_err *e);
 
 /* Appends "?k=v" or "&k=v" with v percent-encoded; v NULL skips. */
 int k8s_query(struct mc_buf *b, const char *key, const char *value,
@@ -84,16 +84,16 @@ struct k8s_list_opts {
 	const char *label_selector;
 	const char *field_selector;
 	const char *resource_version; /* NULL: a consistent read */
-	unsigned limit;		/* page size; 0: 500 as kubectl */
-	unsigned max_restarts;	/* expired continue tokens; 0: 5 */
+	unsigned limit;		      /* page size; 0: 500 as kubectl */
+	unsigned max_restarts;	      /* expired continue tokens; 0: 5 */
 };
 
 struct k8s_list_result {
 	const struct k8s_response *resp; /* the last page's response */
-	json_t *items;		/* every item, when no page callback */
-	const char *resource_version; /* the list's RV (first page's) */
+	json_t *items;			 /* every item, when no page callback */
+	const char *resource_version;	 /* the list's RV (first page's) */
 	unsigned pages;
-	unsigned restarts;	/* times a 410 on a continue token restarted */
+	unsigned restarts; /* times a 410 on a continue token restarted */
 };
 
 /*
@@ -115,8 +115,8 @@ struct k8s_list;
  */
 struct k8s_list *k8s_list_start(struct k8s_client *c,
     const struct k8s_resource *res, const char *ns,
-    const struct k8s_list_opts *opts, k8s_page_fn on_page,
-    k8s_list_fn on_done, void *arg, struct mc_err *e);
+    const struct k8s_list_opts *opts, k8s_page_fn on_page, k8s_list_fn on_done,
+    void *arg, struct mc_err *e);
 
 /* Stops a list; on_done is not called. Not from its own on_page. */
 void k8s_list_cancel(struct k8s_list *l);

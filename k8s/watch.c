@@ -62,9 +62,8 @@ int
 k8s_watch_event_parse(const char *line, size_t n, enum k8s_event_type *type,
     json_t **obj, struct mc_err *e)
 {
-	static const char *names[] = {
-		"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"
-	};
+	static const char *names[] = { "ADDED", "MODIFIED", "DELETED",
+		"BOOKMARK", "ERROR" };
 	json_error_t jerr;
 	json_t *ev = NULL, *t, *o;
 	const char *ts;
@@ -82,7 +81,8 @@ k8s_watch_event_parse(const char *line, size_t n, enum k8s_event_type *type,
 	o = json_object_get(ev, "object");
 	if (!json_is_string(t) || !json_is_object(o)) {
 		/* apimachinery watch.Event: type string, object required */
-		mc_err_set(e, MC_ST_PARSE, 0, "watch event: needs a string "
+		mc_err_set(e, MC_ST_PARSE, 0,
+		    "watch event: needs a string "
 		    "\"type\" and an object \"object\"");
 		goto out;
 	}
@@ -104,8 +104,7 @@ out:
 }
 
 static int
-deliver(struct k8s_watch_parser *p, const char *s, size_t n,
-    struct mc_err *e)
+deliver(struct k8s_watch_parser *p, const char *s, size_t n, struct mc_err *e)
 {
 	enum k8s_event_type type;
 	json_t *obj;
@@ -130,8 +129,8 @@ deliver(struct k8s_watch_parser *p, const char *s, size_t n,
 }
 
 int
-k8s_watch_parser_feed(struct k8s_watch_parser *p, const char *data,
-    size_t n, struct mc_err *e)
+k8s_watch_parser_feed(struct k8s_watch_parser *p, const char *data, size_t n,
+    struct mc_err *e)
 {
 	const char *nl;
 	size_t k;
@@ -240,8 +239,8 @@ watch_done(const struct k8s_response *r, void *arg)
 
 struct k8s_watch *
 k8s_watch_start(struct k8s_client *c, const char *path,
-    uint64_t idle_timeout_ms, k8s_event_fn on_event,
-    k8s_watch_end_fn on_end, void *arg, struct mc_err *e)
+    uint64_t idle_timeout_ms, k8s_event_fn on_event, k8s_watch_end_fn on_end,
+    void *arg, struct mc_err *e)
 {
 	struct k8s_request_opts o;
 	struct k8s_watch *w;

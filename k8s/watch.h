@@ -33,14 +33,13 @@ const char *k8s_event_type_str(enum k8s_event_type t);
  * Receives one event; obj is borrowed for the call (json_incref to
  * keep). Returns 0 to go on, 1 to stop without error, -1 to fail.
  */
-typedef int (*k8s_event_fn)(enum k8s_event_type type, json_t *obj,
-    void *arg);
+typedef int (*k8s_event_fn)(enum k8s_event_type type, json_t *obj, void *arg);
 
 struct k8s_watch_parser {
-	struct mc_buf line;	/* the incomplete line carried over */
+	struct mc_buf line; /* the incomplete line carried over */
 	k8s_event_fn fn;
 	void *arg;
-	bool stopped;		/* fn returned 1 */
+	bool stopped; /* fn returned 1 */
 	unsigned long events;
 };
 
@@ -65,8 +64,8 @@ void k8s_watch_parser_free(struct k8s_watch_parser *p);
  * Parses one event line: {"type": T, "object": {...}}. *obj is a new
  * reference. -1 with e set when it is not a watch event.
  */
-int k8s_watch_event_parse(const char *line, size_t n,
-    enum k8s_event_type *type, json_t **obj, struct mc_err *e);
+int k8s_watch_event_parse(const char *line, size_t n, enum k8s_event_type *type,
+    json_t **obj, struct mc_err *e);
 
 struct k8s_watch;
 
@@ -84,8 +83,8 @@ typedef void (*k8s_watch_end_fn)(const struct k8s_response *r, void *arg);
  * delivered from k8s_client_run_once(). NULL with e set on failure.
  */
 struct k8s_watch *k8s_watch_start(struct k8s_client *c, const char *path,
-    uint64_t idle_timeout_ms, k8s_event_fn on_event,
-    k8s_watch_end_fn on_end, void *arg, struct mc_err *e);
+    uint64_t idle_timeout_ms, k8s_event_fn on_event, k8s_watch_end_fn on_end,
+    void *arg, struct mc_err *e);
 
 /* Stops w without calling on_end; safe from w's own callbacks. */
 void k8s_watch_stop(struct k8s_watch *w);

@@ -21,7 +21,7 @@
 #define DATA TOP_SRCDIR "/tests/data/k8s/"
 
 static const char ca_pem[] = "-----BEGIN CERTIFICATE-----\nTUlJQg==\n"
-    "-----END CERTIFICATE-----\n";
+			     "-----END CERTIFICATE-----\n";
 
 static void
 test_data_and_token(void **state)
@@ -83,8 +83,8 @@ test_insecure_and_context(void **state)
 	assert_non_null(c);
 	assert_string_equal(c->namespace, "ns-b");
 	k8s_config_free(c);
-	assert_null(k8s_config_from_kubeconfig(DATA "good/insecure.yaml",
-	    "zzz", &e));
+	assert_null(k8s_config_from_kubeconfig(DATA "good/insecure.yaml", "zzz",
+	    &e));
 	assert_non_null(strstr(e.msg, "context \"zzz\" not found"));
 }
 
@@ -94,8 +94,9 @@ test_kubeconfig_list(void **state)
 	struct k8s_config *c;
 	struct mc_err e = { 0 };
 
-	c = k8s_config_from_kubeconfig(DATA "good/split-1.yaml:"
-	    DATA "good/split-2.yaml", NULL, &e);
+	c = k8s_config_from_kubeconfig(DATA "good/split-1.yaml:" DATA
+					    "good/split-2.yaml",
+	    NULL, &e);
 	assert_non_null(c);
 	assert_string_equal(c->server, "https://far.example:443");
 	assert_string_equal(c->token, "far-token");
@@ -103,8 +104,8 @@ test_kubeconfig_list(void **state)
 	assert_false(c->insecure);
 	k8s_config_free(c);
 	/* KUBECONFIG is what k8s_config_load reads first */
-	setenv("KUBECONFIG", "::" DATA "good/split-1.yaml:" DATA
-	    "good/split-2.yaml:", 1);
+	setenv("KUBECONFIG",
+	    "::" DATA "good/split-1.yaml:" DATA "good/split-2.yaml:", 1);
 	c = k8s_config_load(&e);
 	assert_non_null(c);
 	assert_string_equal(c->server, "https://far.example:443");
@@ -238,11 +239,21 @@ test_base64(void **state)
 	static const struct {
 		const char *in, *out;
 	} good[] = {
-		{ "", "" }, { "Zg==", "f" }, { "Zm8=", "fo" }, { "Zm9v", "foo" },
-		{ "Zm9v\nYmFy", "foobar" }, { "+/+/", "\xfb\xff\xbf" },
+		{ "", "" },
+		{ "Zg==", "f" },
+		{ "Zm8=", "fo" },
+		{ "Zm9v", "foo" },
+		{ "Zm9v\nYmFy", "foobar" },
+		{ "+/+/", "\xfb\xff\xbf" },
 	};
 	static const char *bad[] = {
-		"Zg", "Zg=", "Z===", "Zm9v=", "Zg==Zg==", "Zm9*", "Zg=a",
+		"Zg",
+		"Zg=",
+		"Z===",
+		"Zm9v=",
+		"Zg==Zg==",
+		"Zm9*",
+		"Zg=a",
 		"Zm 9v",
 	};
 	struct mc_err e;

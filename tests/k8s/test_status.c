@@ -17,7 +17,8 @@
 static void
 test_json_status(void **state)
 {
-	static const char body[] = "{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+	static const char body[] =
+	    "{\"kind\":\"Status\",\"apiVersion\":\"v1\","
 	    "\"metadata\":{},\"status\":\"Failure\",\"message\":\"Secret "
 	    "\\\"x\\\" is invalid: type: Invalid value\",\"reason\":"
 	    "\"Invalid\",\"details\":{\"name\":\"x\",\"kind\":\"Secret\","
@@ -28,8 +29,7 @@ test_json_status(void **state)
 	struct mc_err e = { 0 };
 
 	memset(&st, 0, sizeof(st));
-	assert_int_equal(k8s_status_parse(body, strlen(body), 422, &st, &e),
-	    0);
+	assert_int_equal(k8s_status_parse(body, strlen(body), 422, &st, &e), 0);
 	assert_int_equal(st.code, 422);
 	assert_string_equal(st.status, "Failure");
 	assert_string_equal(st.reason, "Invalid");
@@ -48,14 +48,13 @@ static void
 test_text_status(void **state)
 {
 	static const char body[] = "Too many requests, please try again "
-	    "later.\n";
+				   "later.\n";
 	struct k8s_status st;
 	struct mc_err e = { 0 };
 	char big[2000];
 
 	memset(&st, 0, sizeof(st));
-	assert_int_equal(k8s_status_parse(body, strlen(body), 429, &st, &e),
-	    0);
+	assert_int_equal(k8s_status_parse(body, strlen(body), 429, &st, &e), 0);
 	assert_int_equal(st.code, 429);
 	assert_string_equal(st.reason, "TooManyRequests");
 	assert_string_equal(st.message,
@@ -75,8 +74,8 @@ test_text_status(void **state)
 	/* JSON but not an object; an object without reason or code */
 	assert_int_equal(k8s_status_parse("[1]", 3, 404, &st, &e), 0);
 	assert_string_equal(st.reason, "NotFound");
-	assert_int_equal(k8s_status_parse("{\"code\":\"x\"}", 12, 410, &st,
-	    &e), 0);
+	assert_int_equal(k8s_status_parse("{\"code\":\"x\"}", 12, 410, &st, &e),
+	    0);
 	assert_int_equal(st.code, 410);
 	assert_string_equal(st.reason, "Gone");
 	k8s_status_clear(&st);
@@ -104,7 +103,7 @@ test_backoff_bounds(void **state)
 		}
 	}
 	assert_true(max <= 5000);
-	assert_true(max > 2500);	/* the cap is reached, with spread */
+	assert_true(max > 2500); /* the cap is reached, with spread */
 	assert_true(zero < 200);
 	for (i = 0; i < 1000; i++) {
 		d = k8s_jitter(1000, 1.2);

@@ -60,10 +60,9 @@ static const char stream[] =
 static void
 check_stream(const struct seen *s)
 {
-	static const enum k8s_event_type want[] = {
-		K8S_EV_ADDED, K8S_EV_MODIFIED, K8S_EV_BOOKMARK, K8S_EV_DELETED,
-		K8S_EV_ERROR
-	};
+	static const enum k8s_event_type want[] = { K8S_EV_ADDED,
+		K8S_EV_MODIFIED, K8S_EV_BOOKMARK, K8S_EV_DELETED,
+		K8S_EV_ERROR };
 	int i;
 
 	assert_int_equal(s->n, 5);
@@ -87,8 +86,9 @@ test_split_everywhere(void **state)
 		memset(&s, 0, sizeof(s));
 		k8s_watch_parser_init(&p, 0, collect, &s);
 		assert_int_equal(k8s_watch_parser_feed(&p, stream, i, &e), 0);
-		assert_int_equal(k8s_watch_parser_feed(&p, stream + i,
-		    len - i, &e), 0);
+		assert_int_equal(k8s_watch_parser_feed(&p, stream + i, len - i,
+				     &e),
+		    0);
 		assert_int_equal(k8s_watch_parser_finish(&p, &e), 0);
 		check_stream(&s);
 		k8s_watch_parser_free(&p);
@@ -121,18 +121,27 @@ test_big_object(void **state)
 	size_t big = 3u << 20, off, step;
 
 	mc_buf_init(&b, 8u << 20);
-	assert_int_equal(mc_buf_puts(&b, "{\"type\":\"ADDED\",\"object\":{"
-	    "\"metadata\":{\"name\":\"huge\"},\"big\":\"", &e), 0);
+	assert_int_equal(mc_buf_puts(&b,
+			     "{\"type\":\"ADDED\",\"object\":{"
+			     "\"metadata\":{\"name\":\"huge\"},\"big\":\"",
+			     &e),
+	    0);
 	while (b.len < big)
 		assert_int_equal(mc_buf_puts(&b, "QUJDREVGR0g=", &e), 0);
-	assert_int_equal(mc_buf_puts(&b, "\"}}\n{\"type\":\"DELETED\","
-	    "\"object\":{\"metadata\":{\"name\":\"after\"}}}\n", &e), 0);
+	assert_int_equal(
+	    mc_buf_puts(&b,
+		"\"}}\n{\"type\":\"DELETED\","
+		"\"object\":{\"metadata\":{\"name\":\"after\"}}}\n",
+		&e),
+	    0);
 	memset(&s, 0, sizeof(s));
 	k8s_watch_parser_init(&p, 0, collect, &s);
 	/* uneven reads, as TLS records and chunks would cut them */
 	for (off = 0, step = 1; off < b.len; off += step, step = step * 3 + 7)
 		assert_int_equal(k8s_watch_parser_feed(&p, b.data + off,
-		    step < b.len - off ? step : b.len - off, &e), 0);
+				     step < b.len - off ? step : b.len - off,
+				     &e),
+		    0);
 	assert_int_equal(k8s_watch_parser_finish(&p, &e), 0);
 	assert_int_equal(s.n, 2);
 	assert_true(s.biglen >= big - 100);
@@ -143,7 +152,8 @@ test_big_object(void **state)
 	k8s_watch_parser_init(&p, 1u << 20, collect, &s);
 	assert_int_equal(k8s_watch_parser_feed(&p, b.data, 100, &e), 0);
 	assert_int_equal(k8s_watch_parser_feed(&p, b.data + 100, b.len - 100,
-	    &e), -1);
+			     &e),
+	    -1);
 	assert_non_null(strstr(e.msg, "larger than"));
 	assert_int_equal(s.n, 0);
 	k8s_watch_parser_free(&p);
@@ -171,8 +181,7 @@ test_bad_lines(void **state)
 		memset(&s, 0, sizeof(s));
 		memset(&e, 0, sizeof(e));
 		k8s_watch_parser_init(&p, 0, collect, &s);
-		if (k8s_watch_parser_feed(&p, bad[i], strlen(bad[i]), &e) !=
-		    -1)
+		if (k8s_watch_parser_feed(&p, bad[i], strlen(bad[i]), &e) != -1)
 			fail_msg("accepted %s", bad[i]);
 		assert_non_null(strstr(e.msg, "watch event"));
 		assert_int_equal(s.n, 0);
@@ -197,8 +206,8 @@ test_stop(void **state)
 	memset(&s, 0, sizeof(s));
 	s.stop_after = 2;
 	k8s_watch_parser_init(&p, 0, collect, &s);
-	assert_int_equal(k8s_watch_parser_feed(&p, stream, strlen(stream),
-	    &e), 0);
+	assert_int_equal(k8s_watch_parser_feed(&p, stream, strlen(stream), &e),
+	    0);
 	assert_true(p.stopped);
 	assert_int_equal(s.n, 2);
 	assert_int_equal(k8s_watch_parser_finish(&p, &e), 0);
