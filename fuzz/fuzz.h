@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -41,6 +42,20 @@ fuzz_injecting(void)
 		cached = getenv("MC_ALLOC_FAIL") != NULL ||
 		    getenv("MC_OSSL_FAIL") != NULL;
 	return cached;
+}
+
+/*
+ * True when the environment variable FUZZ_SKIP_KNOWN (a list of tags)
+ * names tag: a check for a bug already reported (fuzz/regress-pending/)
+ * can be turned off for a local run, so the fuzzer explores past it.
+ * CI never sets it.
+ */
+static inline int
+fuzz_skip_known(const char *tag)
+{
+	const char *s = getenv("FUZZ_SKIP_KNOWN");
+
+	return s != NULL && strstr(s, tag) != NULL;
 }
 
 #endif /* FUZZ_FUZZ_H */
