@@ -193,6 +193,14 @@ reload(struct meshcad *d)
 	    changed == 1 ? "" : "s");
 }
 
+/* Readiness goes to /readyz and to the meshca_ready gauge together. */
+static void
+set_ready(struct meshcad *d, bool ready, const char *reason)
+{
+	daemon_health_set_ready(d->health, ready, reason);
+	daemon_metric_set(d->metrics->ready, NULL, ready ? 1 : 0);
+}
+
 /* Returns when SIGTERM or SIGINT arrives. */
 static void
 run(struct meshcad *d)
@@ -210,8 +218,7 @@ run(struct meshcad *d)
 		 * CONTROLLER HOOK: the controller's own threads run the
 		 * watches and the rotation scheduler; here the loop will
 		 * copy its state into readiness and the gauges, e.g.
-		 * daemon_health_set_ready(d->health, synced && (leader ||
-		 * standby_ready), reason).
+		 * set_ready(d, synced && (leader || standby_ready), reason).
 		 */
 		if (poll(&pfd, 1, MESHCAD_TICK_MS) == -1) {
 			if (errno == EINTR)
@@ -316,8 +323,7 @@ main(int argc, char *argv[])
 	 * election on Lease meshca-leader in d.cfg->ca_namespace). It is
 	 * not part of this build, so say so and stay unready.
 	 */
-	daemon_health_set_ready(d.health, false, "controller not running");
-	daemon_metric_set(d.metrics->ready, NULL, 0);
+	set_ready(&d, false, "controller not running");
 	mc_log_warnx("controller not available in this build: no "
 		     "certificates will be issued; /readyz answers 503");
 
@@ -328,7 +334,7 @@ main(int argc, char *argv[])
 	 * release the Lease (so a standby takes over at once), close the
 	 * ledger.
 	 */
-	daemon_health_set_ready(d.health, false, "shutting down");
+	set_ready(&d, false, "shutting down");
 	daemon_health_stop(d.health);
 	d.health = NULL;
 	mc_log_info("meshcad stopped");

@@ -225,7 +225,7 @@ test_generated_hostile(void **state)
 
 	/* a line one byte over the ceiling, after a good one */
 	memset(line, 0, sizeof(line));
-	strcpy(line, "cert-ttl = 2h\n# ");
+	snprintf(line, sizeof(line), "cert-ttl = 2h\n# ");
 	memset(line + strlen(line), 'x', DAEMON_CONFIG_LINE_MAX - 1);
 	p = tmpconf(line, strlen(line));
 	assert_int_equal(load_file(p, &c, &e), -1);
