@@ -1,0 +1,318 @@
+/*
+ * bench_mint.c: meshca's issuing path against bare libcrypto.
+ *
+ *  ca.mint_vs_libcrypto: the rate of meshca's full mint of EC P-256
+ *    leaves (key generation, certificate, signature, certificate and
+ *    PKCS#8 PEM, and the ledger write: rows plus audit events, one
+ *    transaction per batch of 1,000) divided by the rate of a bare loop
+ *    of P-256 key generation plus one ECDSA-SHA256 signature, measured in
+ *    interleaved rounds of the same run (20,000 leaves in all). CPU time,
+ *    so other builds on the machine do not skew it; the ledger's fsync
+ *    waits are not CPU time and are reported apart on stderr.
+ *  ca.mint_2threads_scaling: leaves per wall-clock second with two
+ *    threads (each its own issuer, one shared signer) over one thread,
+ *    for the in-memory mint (everything but the ledger, which is one
+ *    writer by design). Meaningful only on an otherwise idle machine
+ *    with at least two cores.
+ *  ca.mint_vs_cfssl: when cfssl is installed, our single-thread rate
+ *    over `cfssl gencert` run once per certificate (~100 runs), which is
+ *    how a shell-driven CA built on it issues.
+ *
+ * Trusts nothing but its command line (bench.h).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "bench/bench.h"
+#include "ca/authority.h"
+#include "ca/issue.h"
+#include "ca/keygen.h"
+#include "store/db.h"
+
+#define BATCH 1000
+
+struct ctx {
+	struct ca_authority *a;
+	struct ca_signer *s;
+	struct store_db *db;
+	char dir[64];
+};
+
+static double
+wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The baseline: P-256 keygen with a reused context, one ECDSA-SHA256
+ * signature over a certificate-sized message with the CA key. */
+static void
+bare_loop(EVP_PKEY *cakey, long n)
+{
+	EVP_PKEY_CTX *kctx;
+	EVP_MD_CTX *md;
+	EVP_PKEY *k;
+	unsigned char msg[400], sig[80];
+	size_t siglen;
+	long i;
+
+	memset(msg, 0x5a, sizeof(msg));
+	if ((kctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    EVP_PKEY_keygen_init(kctx) <= 0 ||
+	    EVP_PKEY_CTX_set_group_name(kctx, "P-256") <= 0 ||
+	    (md = EVP_MD_CTX_new()) == NULL)
+		bench_die("baseline setup");
+	for (i = 0; i < n; i++) {
+		k = NULL;
+		if (EVP_PKEY_generate(kctx, &k) <= 0)
+			bench_die("keygen");
+		siglen = sizeof(sig);
+		if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL,
+		    cakey) <= 0 || EVP_DigestSign(md, sig, &siglen, msg,
+		    sizeof(msg)) <= 0)
+			bench_die("sign");
+		EVP_MD_CTX_reset(md);
+		EVP_PKEY_free(k);
+	}
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_CTX_free(kctx);
+}
+
+/* n leaves through ca_issue_keypair; with db, recorded in batches. */
+static void
+mint(struct ctx *c, struct ca_issuer *is, long n, bool ledger,
+    double *fsync_wall)
+{
+	static __thread struct ca_issued v[BATCH];
+	struct ca_issue_req r = { 0 };
+	struct mc_err e = { 0 };
+	char ns[32];
+	long i, k = 0;
+	int j;
+	double t0;
+
+	r.sa = "web";
+	r.ns = ns;
+	r.now = (int64_t)time(NULL);
+	for (i = 0; i < n; i++) {
+		snprintf(ns, sizeof(ns), "ns%ld", i % 500);
+		if (ca_issue_keypair(is, &r, &v[k], &e) == -1)
+			bench_die("issue: %s", e.msg);
+		if (++k == BATCH || i == n - 1) {
+			if (ledger) {
+				t0 = wall_now();
+				if (ca_issue_record(c->db, is, v, (size_t)k,
+				    false, "bench", r.now, &e) == -1)
+					bench_die("record: %s", e.msg);
+				if (fsync_wall != NULL)
+					*fsync_wall += wall_now() - t0;
+			}
+			for (j = 0; j < k; j++)
+				ca_issued_clear(&v[j]);
+			k = 0;
+		}
+	}
+}
+
+struct thr {
+	struct ctx *c;
+	long n;
+};
+
+static void *
+thr_main(void *arg)
+{
+	struct thr *t = arg;
+	struct mc_err e = { 0 };
+	struct ca_issuer *is;
+
+	if ((is = ca_issuer_new(t->c->s, t->c->a->id, NULL, &e)) == NULL)
+		bench_die("issuer: %s", e.msg);
+	mint(t->c, is, t->n, false, NULL);
+	ca_issuer_free(is);
+	return NULL;
+}
+
+static double
+threaded_rate(struct ctx *c, int nthreads, long per_thread)
+{
+	pthread_t th[2];
+	struct thr t[2];
+	double t0;
+	int i;
+
+	t0 = wall_now();
+	for (i = 0; i < nthreads; i++) {
+		t[i].c = c;
+		t[i].n = per_thread;
+		if (pthread_create(&th[i], NULL, thr_main, &t[i]) != 0)
+			bench_die("pthread_create");
+	}
+	for (i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	return (double)(nthreads * per_thread) / (wall_now() - t0);
+}
+
+/* cfssl gencert, one process per certificate, as a shell CA would. */
+static double
+cfssl_rate(struct ctx *c, int n)
+{
+	char cmd[1024];
+	struct mc_buf b;
+	struct mc_err e = { 0 };
+	FILE *fp;
+	double t0;
+	int i;
+
+	if (system("command -v cfssl >/dev/null 2>&1") != 0)
+		return 0;
+	mc_buf_init(&b, 1 << 16);
+	if (ca_cert_pem(c->a->cert, &b, &e) == -1)
+		bench_die("%s", e.msg);
+	snprintf(cmd, sizeof(cmd), "%s/ca.pem", c->dir);
+	fp = fopen(cmd, "w");
+	fputs(b.data, fp);
+	fclose(fp);
+	mc_buf_reset(&b);
+	if (ca_key_pkcs8_pem_openssl(c->a->key, &b, &e) == -1)
+		bench_die("%s", e.msg);
+	snprintf(cmd, sizeof(cmd), "%s/ca-key.pem", c->dir);
+	fp = fopen(cmd, "w");
+	fputs(b.data, fp);
+	fclose(fp);
+	mc_buf_free(&b);
+	snprintf(cmd, sizeof(cmd), "%s/csr.json", c->dir);
+	fp = fopen(cmd, "w");
+	fputs("{\"CN\":\"\",\"hosts\":[\"web.default.svc\"],"
+	    "\"key\":{\"algo\":\"ecdsa\",\"size\":256}}\n", fp);
+	fclose(fp);
+	snprintf(cmd, sizeof(cmd), "%s/cfg.json", c->dir);
+	fp = fopen(cmd, "w");
+	fputs("{\"signing\":{\"default\":{\"expiry\":\"24h\",\"usages\":"
+	    "[\"digital signature\",\"server auth\",\"client auth\"]}}}\n", fp);
+	fclose(fp);
+	t0 = wall_now();
+	for (i = 0; i < n; i++) {
+		snprintf(cmd, sizeof(cmd), "cd %s && cfssl gencert -ca ca.pem "
+		    "-ca-key ca-key.pem -config cfg.json csr.json "
+		    ">out.json 2>/dev/null", c->dir);
+		if (system(cmd) != 0)
+			bench_die("cfssl gencert failed");
+	}
+	return n / (wall_now() - t0);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const struct bench_opts defaults = { false, 5, 0.5 };
+	struct bench_opts o;
+	struct ctx c;
+	struct ca_kek kek;
+	struct mc_err e = { 0 };
+	double ratio[BENCH_ROUNDS_MAX], rm[BENCH_ROUNDS_MAX],
+	    rb[BENCH_ROUNDS_MAX], sc[BENCH_ROUNDS_MAX];
+	double t0, tb, tm, fs = 0, r1, r2, mine_wall = 0, cf;
+	long nb, nm;
+	int r;
+	char p[128];
+
+	bench_parse_args(argc, argv, &defaults, &o);
+	memset(&c, 0, sizeof(c));
+	strcpy(c.dir, "/tmp/mc-bench-XXXXXX");
+	if (mkdtemp(c.dir) == NULL)
+		bench_die("mkdtemp");
+	snprintf(p, sizeof(p), "%s/kek", c.dir);
+	if (ca_kek_create(p, &kek, &e) == -1)
+		bench_die("%s", e.msg);
+	snprintf(p, sizeof(p), "%s/ledger.db", c.dir);
+	if (store_open(p, STORE_CREATE, &c.db, &e) == -1 ||
+	    ca_authority_create_root("cluster.local", CA_KEY_EC_P256,
+	    CA_ROOT_LIFETIME_DEFAULT, (int64_t)time(NULL), &c.a, &e) == -1 ||
+	    ca_authority_save(c.db, &kek, c.a, STORE_AUTH_ACTIVE,
+	    (int64_t)time(NULL), "init", "bench", &e) == -1 ||
+	    (c.s = ca_authority_signer(c.a, &e)) == NULL)
+		bench_die("%s", e.msg);
+
+	/* 20,000 leaves over the rounds (a few in --quick). */
+	nm = o.quick ? 20 : 20000 / o.rounds;
+	nb = o.quick ? 20 : 4000;
+	{
+		struct ca_issuer *is = ca_issuer_new(c.s, c.a->id, NULL, &e);
+
+		mint(&c, is, o.quick ? 5 : 500, true, NULL); /* warm up */
+		bare_loop(c.a->key, o.quick ? 5 : 500);
+		for (r = 0; r < o.rounds; r++) {
+			/* alternate the order, as bench_verify does */
+			if (r % 2 == 0) {
+				t0 = bench_cpu_now();
+				bare_loop(c.a->key, nb);
+				tb = bench_cpu_now() - t0;
+			}
+			t0 = bench_cpu_now();
+			{
+				double w0 = wall_now();
+
+				mint(&c, is, nm, true, &fs);
+				mine_wall += wall_now() - w0;
+			}
+			tm = bench_cpu_now() - t0;
+			if (r % 2 == 1) {
+				t0 = bench_cpu_now();
+				bare_loop(c.a->key, nb);
+				tb = bench_cpu_now() - t0;
+			}
+			rb[r] = nb / tb;
+			rm[r] = nm / tm;
+			ratio[r] = rm[r] / rb[r];
+		}
+		ca_issuer_free(is);
+	}
+	bench_report("ca.mint_vs_libcrypto", ratio, (size_t)o.rounds, "ratio");
+	bench_report("ca.mint_rate", rm, (size_t)o.rounds, "leaves/s");
+	bench_report("ca.bare_keygen_sign_rate", rb, (size_t)o.rounds, "ops/s");
+	fprintf(stderr, "# ledger commits (incl. fsync) took %.3f s wall of "
+	    "%.3f s minting %ld leaves\n", fs, mine_wall, nm * o.rounds);
+
+	for (r = 0; r < o.rounds; r++) {
+		long per = o.quick ? 10 : 2000;
+
+		if (r % 2 == 0) {
+			r1 = threaded_rate(&c, 1, 2 * per);
+			r2 = threaded_rate(&c, 2, per);
+		} else {
+			r2 = threaded_rate(&c, 2, per);
+			r1 = threaded_rate(&c, 1, 2 * per);
+		}
+		sc[r] = r2 / r1;
+	}
+	bench_report("ca.mint_2threads_scaling", sc, (size_t)o.rounds,
+	    "ratio");
+
+	if (!o.quick) {
+		cf = cfssl_rate(&c, 100);
+		if (cf > 0)
+			bench_print("ca.mint_vs_cfssl",
+			    (nm * o.rounds) / mine_wall / cf, "ratio");
+		else
+			fprintf(stderr, "# cfssl not installed: "
+			    "ca.mint_vs_cfssl not measured\n");
+	}
+	ca_signer_free(c.s);
+	ca_authority_free(c.a);
+	store_close(c.db);
+	ca_kek_clear(&kek);
+	snprintf(p, sizeof(p), "rm -rf '%s'", c.dir);
+	if (system(p) != 0)
+		bench_die("cleanup");
+	return 0;
+}
