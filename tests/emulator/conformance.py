@@ -960,6 +960,42 @@ def test_request_log():
           "log line format", lines[:3])
 
 
+def test_abrupt_close_and_query_match():
+    c = EMU.client()
+    w = Watch(EMU, SEC % "default" + "?watch=true&resourceVersion=" +
+              c.get(SEC % "default").json["metadata"]["resourceVersion"])
+    check(wait_for(lambda: c.request("GET", "/_emulator/stats").json
+                   ["watches_open"] >= 1), "watch open")
+    expect(c.admin("close-watches", {"abrupt": True}), 200, "abrupt")
+    broken = False
+    try:
+        w.collect()
+    except Exception:
+        broken = True
+    check(broken, "abrupt close breaks the stream (no clean EOF)")
+    w.close()
+    c.admin("faults", {"status": 500, "count": 1,
+                       "path_contains": "watch=true"})
+    expect(c.get(SEC % "default"), 200, "list not matched")
+    expect(c.get(SEC % "default" + "?watch=true"), 500, "watch matched")
+
+
+def test_rotate_token():
+    emu = Emu(exit_after=60)
+    try:
+        c = emu.client()
+        old = emu.token
+        r = expect(c.admin("rotate-token"), 200, "rotate").json
+        check(r["token"] != old and emu.read("token").strip() == r["token"]
+              and r["token"] in emu.read("kubeconfig"), "new token written")
+        expect(emu.client(token=old).get("/api/v1/secrets"), 401,
+               "old token")
+        expect(emu.client(token=r["token"]).get("/api/v1/secrets"), 200,
+               "new token")
+    finally:
+        emu.stop()
+
+
 def test_throughput():
     rate, errors = loadgen.run(EMU.dir, 8, 150)
     check(errors == 0 and rate > 50, "creates/s over 8 connections",

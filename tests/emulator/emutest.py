@@ -164,14 +164,45 @@ class Watch:
             "Authorization": "Bearer " + (token or emu.token)})
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
+        self.chunked = self.resp.chunked
         self.eof = False
+        self.buf = b""
+
+    def _chunk(self):
+        """Reads one chunk off the socket.  http.client would report a
+        stream cut before the last chunk as a plain end, so the framing is
+        parsed here: False after the final 0-size chunk, an exception when
+        the connection ends first."""
+        fp = self.resp.fp
+        line = fp.readline(1024)
+        if not line.endswith(b"\n"):
+            raise ConnectionError("watch stream cut before the last chunk")
+        size = int(line.split(b";")[0].strip(), 16)
+        if size == 0:
+            while fp.readline(1024) not in (b"\r\n", b"\n"):
+                pass
+            return False
+        data = fp.read(size)
+        if len(data) != size or fp.read(2) != b"\r\n":
+            raise ConnectionError("watch stream cut inside a chunk")
+        self.buf += data
+        return True
 
     def next(self):
         """The next event, or None on a clean end of stream."""
-        line = self.resp.readline()
-        if not line:
-            self.eof = True
-            return None
+        if not self.chunked:
+            line = self.resp.readline()
+            if not line:
+                self.eof = True
+                return None
+            return json.loads(line)
+        while b"\n" not in self.buf:
+            if self.eof or not self._chunk():
+                self.eof = True
+                if self.buf:
+                    raise ConnectionError("partial event at end of stream")
+                return None
+        line, self.buf = self.buf.split(b"\n", 1)
         return json.loads(line)
 
     def collect(self, n=None, until=None):
