@@ -195,8 +195,15 @@ test_revoke_and_crl(void **state)
 	assert_non_null(num);
 	assert_int_equal(ASN1_INTEGER_get(num), 1);
 	ASN1_INTEGER_free(num);
-	assert_non_null(X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier,
-	    NULL, NULL) != NULL ? (void *)1 : NULL);
+	{
+		AUTHORITY_KEYID *aki = X509_CRL_get_ext_d2i(crl,
+		    NID_authority_key_identifier, NULL, NULL);
+
+		assert_non_null(aki);
+		assert_int_equal(ASN1_OCTET_STRING_cmp(aki->keyid,
+		    X509_get0_subject_key_id(f->a->cert)), 0);
+		AUTHORITY_KEYID_free(aki);
+	}
 	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 2);
 	for (i = 0; i < 2; i++) {
 		char hex[CA_SERIAL_HEX];

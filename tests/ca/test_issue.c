@@ -885,6 +885,7 @@ test_signer_wire(void **state)
 	    &back, &e), -1);
 	assert_int_equal(e.status, MC_ST_REJECTED);
 	assert_string_equal(e.msg, "sign request: nope");
+	ca_sign_resp_clear(&resp);
 	/* a weak key in the SPKI is refused by the signer itself */
 	{
 		EVP_PKEY *rsa = EVP_RSA_gen(1024);
