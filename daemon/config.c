@@ -38,6 +38,9 @@
 #define MS_DAY (24 * MS_HOUR)
 #define DURATION_MAX (100 * 365 * MS_DAY)
 
+/* Longest value as text: a full namespace list, from a flag. */
+#define VALUE_TEXT_MAX (DAEMON_CONFIG_LIST_MAX * 64 + 1)
+
 enum opt_type {
 	T_STRING,    /* non-empty printable string */
 	T_OPTSTRING, /* string; empty means unset (NULL) */
@@ -1015,7 +1018,7 @@ static bool
 opt_equal(const struct daemon_config *x, const struct daemon_config *y,
     const struct opt *o)
 {
-	char a[DAEMON_CONFIG_LINE_MAX + 1], b[DAEMON_CONFIG_LINE_MAX + 1];
+	char a[VALUE_TEXT_MAX], b[VALUE_TEXT_MAX];
 
 	opt_format(x, o, a, sizeof(a));
 	opt_format(y, o, b, sizeof(b));
@@ -1027,7 +1030,7 @@ static int
 opt_copy(struct daemon_config *dst, const struct daemon_config *src,
     const struct opt *o, struct mc_err *e)
 {
-	char v[DAEMON_CONFIG_LINE_MAX + 1];
+	char v[VALUE_TEXT_MAX];
 
 	opt_format(src, o, v, sizeof(v));
 	return opt_set(dst, o, v, e);
@@ -1038,7 +1041,7 @@ daemon_config_merge_reload(const struct daemon_config *old,
     struct daemon_config *new, daemon_config_report_fn *note,
     daemon_config_report_fn *warn, void *arg, struct mc_err *e)
 {
-	char a[DAEMON_CONFIG_LINE_MAX + 1], b[DAEMON_CONFIG_LINE_MAX + 1];
+	char a[VALUE_TEXT_MAX], b[VALUE_TEXT_MAX];
 	int changed = 0;
 	size_t i;
 
@@ -1074,7 +1077,7 @@ daemon_config_merge_reload(const struct daemon_config *old,
 void
 daemon_config_dump(const struct daemon_config *c, FILE *fp)
 {
-	char v[DAEMON_CONFIG_LINE_MAX + 1];
+	char v[VALUE_TEXT_MAX];
 	const char *p;
 	size_t i;
 

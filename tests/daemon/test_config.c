@@ -525,7 +525,8 @@ test_dump_round_trip(void **state)
 static void
 test_mutations(void **state)
 {
-	static const char specials[] = "\"\\#=, \t\n\r\x01\x7f\xff" "0h";
+	static const char specials[] = "\"\\#=, \t\n\r\x01\x7f\xff"
+				       "0h";
 	struct daemon_config *c;
 	struct mc_buf src;
 	struct mc_err e;
@@ -575,6 +576,36 @@ test_mutations(void **state)
 	assert_true(accepted > 0);
 }
 
+/* Lists are bounded: 256 namespaces from a flag load, 257 do not. */
+static void
+test_list_ceiling(void **state)
+{
+	static char list[DAEMON_CONFIG_LIST_MAX * 8 + 16];
+	const char *argv[] = { "--config", DATA "/good/empty.conf",
+		"--namespaces", list, NULL };
+	struct daemon_config *c = NULL, *d = NULL;
+	struct mc_err e;
+	size_t off = 0;
+	int i;
+
+	for (i = 0; i < DAEMON_CONFIG_LIST_MAX; i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, "%sn%d",
+		    i > 0 ? "," : "", i);
+	if (load(argv, &c, &e) != 0)
+		fail_msg("%s", e.msg);
+	assert_int_equal(c->namespaces.n, DAEMON_CONFIG_LIST_MAX);
+	/* a change at the very end of a long list is still seen */
+	list[off - 1] = 'x';
+	assert_int_equal(load(argv, &d, &e), 0);
+	assert_int_equal(daemon_config_merge_reload(c, d, NULL, NULL, NULL, &e),
+	    1);
+	daemon_config_free(c);
+	daemon_config_free(d);
+	snprintf(list + off, sizeof(list) - off, ",one-more");
+	assert_int_equal(load(argv, &c, &e), -1);
+	assert_non_null(strstr(e.msg, "more than 256 namespaces"));
+}
+
 int
 main(void)
 {
@@ -590,6 +621,7 @@ main(void)
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_dump_round_trip),
 		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_list_ceiling),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
