@@ -221,7 +221,7 @@ main(int argc, char *argv[])
 	struct mc_err e = { 0 };
 	double ratio[BENCH_ROUNDS_MAX], rm[BENCH_ROUNDS_MAX],
 	    rb[BENCH_ROUNDS_MAX], sc[BENCH_ROUNDS_MAX];
-	double t0, tb, tm, fs = 0, r1, r2, mine_wall = 0, cf;
+	double t0, tb = 1, tm, fs = 0, r1, r2, mine_wall = 0, cf;
 	long nb, nm;
 	int r;
 	char p[128];
