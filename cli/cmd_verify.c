@@ -246,6 +246,10 @@ parse_args(int argc, char *argv[], struct verify_opts *o)
 			}
 			st = meshca_id_parse(optarg, strlen(optarg),
 			    &o->ids[o->nids], &err);
+			if (st == MESHCA_ERR_NOMEM) {
+				cli_warnx("verify: --id: %s", err.message);
+				return CLI_EXIT_INTERNAL;
+			}
 			if (st != MESHCA_OK) {
 				cli_warnx("verify: --id: %s", err.message);
 				return cli_usage_cmd("verify");
