@@ -253,6 +253,16 @@ def test_create_rules():
     check(len(o["metadata"]["uid"]) == 36, "uid")
     check(o["metadata"]["creationTimestamp"].endswith("Z"), "timestamp")
     check(o["type"] == "Opaque", "Secret type defaults to Opaque")
+    mf = o["metadata"]["managedFields"]
+    check(len(mf) == 1 and mf[0]["manager"] and
+          mf[0]["operation"] == "Update" and
+          mf[0]["fieldsType"] == "FieldsV1", "managedFields", mf)
+    r = expect(C.post(SEC % ns + "?fieldManager=meshcad",
+                      {"metadata": {"name": "fm", "labels": {"a": "b"}}}),
+               201, "fieldManager").json
+    check(r["metadata"]["managedFields"][0]["manager"] == "meshcad" and
+          "f:labels" in r["metadata"]["managedFields"][0]["fieldsV1"]
+          ["f:metadata"], "fieldManager and fieldsV1", r["metadata"])
     r = expect(C.post(SEC % ns, {"metadata": {"name": "s"}}), 409, "dup")
     check(r.json["reason"] == "AlreadyExists" and r.json["message"] ==
           'secrets "s" already exists' and r.json["details"] ==
