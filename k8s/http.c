@@ -285,6 +285,18 @@ nomem:
 	return -1;
 }
 
+json_t *
+k8s_response_body(const struct k8s_response *r)
+{
+	/* r is always a caller's non-const record: caching is allowed */
+	struct k8s_response *w = (struct k8s_response *)r;
+
+	if (!w->parsed && w->raw != NULL)
+		w->body = json_loadb(w->raw, w->raw_len, 0, NULL);
+	w->parsed = true;
+	return w->body;
+}
+
 const char *
 k8s_outcome_str(enum k8s_outcome o)
 {
@@ -784,14 +796,8 @@ attempt_done(struct k8s_client *c, struct k8s_request *r, CURLcode cres)
 	} else if (code >= 200 && code < 300) {
 		resp.outcome = K8S_OK;
 		if (r->o.on_data == NULL && r->resp.len > 0) {
-			resp.body =
-			    json_loadb(r->resp.data, r->resp.len, 0, NULL);
-			if (resp.body == NULL) {
-				resp.outcome = K8S_E_BAD_RESPONSE;
-				mc_err_set(&resp.err, MC_ST_PARSE, 0,
-				    "%s %s: HTTP %ld body is not JSON",
-				    r->method, r->o.path, code);
-			}
+			resp.raw = r->resp.data;
+			resp.raw_len = r->resp.len;
 		}
 	} else {
 		if (k8s_status_parse(r->resp.data, r->resp.len, code,

@@ -71,12 +71,22 @@ enum k8s_outcome {
 /* Everything known about a finished request. Borrowed by callbacks. */
 struct k8s_response {
 	enum k8s_outcome outcome;
-	long http_code; /* 0 when there was no HTTP answer */
-	json_t *body;	/* 2xx JSON body, or NULL (json_incref to keep) */
+	long http_code;		  /* 0 when there was no HTTP answer */
 	struct k8s_status status; /* filled for non-2xx answers */
 	struct mc_err err;	  /* outcome != K8S_OK: what went wrong */
 	unsigned attempts;	  /* 1 + retries */
+	const char *raw;	  /* the 2xx body as received, or NULL */
+	size_t raw_len;
+	json_t *body; /* private: see k8s_response_body() */
+	bool parsed;  /* private */
 };
+
+/*
+ * The 2xx body of r as JSON, parsed on the first call (so callers that
+ * need only the outcome do not pay for it). Borrowed like r: json_incref
+ * to keep it. NULL when the body was empty or is not JSON.
+ */
+json_t *k8s_response_body(const struct k8s_response *r);
 
 /* Names an outcome for messages. */
 const char *k8s_outcome_str(enum k8s_outcome o);

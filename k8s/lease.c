@@ -177,8 +177,8 @@ on_write(const struct k8s_response *r, void *arg)
 	struct k8s_elector *el = arg;
 
 	el->req = NULL;
-	if (r->outcome == K8S_OK && json_is_object(r->body)) {
-		observe(el, r->body);
+	if (r->outcome == K8S_OK && json_is_object(k8s_response_body(r))) {
+		observe(el, k8s_response_body(r));
 		renewed(el);
 	} else if (r->outcome == K8S_E_CONFLICT ||
 	    r->outcome == K8S_E_ALREADY_EXISTS) {
@@ -214,11 +214,11 @@ on_get(const struct k8s_response *r, void *arg)
 		json_decref(obj);
 		return;
 	}
-	if (r->outcome != K8S_OK || !json_is_object(r->body)) {
+	if (r->outcome != K8S_OK || !json_is_object(k8s_response_body(r))) {
 		schedule(el);
 		return;
 	}
-	observe(el, r->body);
+	observe(el, k8s_response_body(r));
 	holder = el->obs_holder;
 	mine = strcmp(holder, el->id) == 0;
 	if (!mine && *holder != '\0' &&
@@ -228,7 +228,7 @@ on_get(const struct k8s_response *r, void *arg)
 		schedule(el);
 		return;
 	}
-	if ((obj = json_deep_copy(r->body)) == NULL ||
+	if ((obj = json_deep_copy(k8s_response_body(r))) == NULL ||
 	    (spec = json_object_get(obj, "spec")) == NULL) {
 		if (obj != NULL && (spec = json_object()) != NULL &&
 		    json_object_set_new(obj, "spec", spec) == 0)

@@ -384,8 +384,14 @@ list_page(const struct k8s_response *r, void *arg)
 	fail.http_code = r->http_code;
 	fail.attempts = r->attempts;
 	fail.outcome = K8S_E_BAD_RESPONSE;
-	items = json_object_get(r->body, "items");
-	meta = json_object_get(r->body, "metadata");
+	if (!json_is_object(k8s_response_body(r))) {
+		mc_err_set(&fail.err, MC_ST_PARSE, 0,
+		    "list %s: the answer is not a JSON object", l->base.data);
+		list_end(l, &fail);
+		return;
+	}
+	items = json_object_get(k8s_response_body(r), "items");
+	meta = json_object_get(k8s_response_body(r), "metadata");
 	rv = json_string_value(json_object_get(meta, "resourceVersion"));
 	cont = json_string_value(json_object_get(meta, "continue"));
 	if (!json_is_array(items) && !json_is_null(items) && items != NULL) {

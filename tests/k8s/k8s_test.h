@@ -33,7 +33,7 @@ got_cb(const struct k8s_response *r, void *arg)
 	g->code = r->http_code;
 	g->attempts = r->attempts;
 	json_decref(g->body);
-	g->body = json_incref(r->body);
+	g->body = json_incref(k8s_response_body(r));
 	snprintf(g->reason, sizeof(g->reason), "%s",
 	    r->status.reason != NULL ? r->status.reason : "");
 	snprintf(g->msg, sizeof(g->msg), "%s", r->err.msg);
