@@ -265,6 +265,8 @@ main(int argc, char *argv[])
 
 	if (daemon_args_parse(&d.args, argc, argv, &e) == -1) {
 		fprintf(stderr, "meshcad: %s\n", e.msg);
+		if (e.status != MC_ST_USAGE)
+			goto out; /* out of memory: not the caller's fault */
 		daemon_usage(stderr);
 		rc = 2;
 		goto out;
