@@ -34,7 +34,7 @@
 
 struct fixture {
 	struct pki_cert root, inter, leaf;
-	STACK_OF(X509) * untrusted;
+	STACK_OF(X509) *untrusted;
 	X509_STORE *store;
 	struct meshca_verifier *v;
 };

@@ -62,6 +62,15 @@ void cli_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn_lib(const char *cmd, const char *object, enum meshca_status st,
     const struct meshca_error *err);
 
+struct meshca_id;
+
+/*
+ * Prints id on stdout as one line of JSON, {"spiffe_id": ...,
+ * "trust_domain": ..., "path": ...} (the --json output of id and verify).
+ * Returns CLI_EXIT_OK, or CLI_EXIT_INTERNAL after a message naming cmd.
+ */
+int cli_print_id_json(const char *cmd, const struct meshca_id *id);
+
 /* Maps a library status onto the exit status of the contract: parse and
  * rejection are 1, usage and io are 2, the rest internal. */
 int cli_exit_for(enum meshca_status st);

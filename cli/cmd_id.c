@@ -11,33 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include <meshca/id.h>
 
 #include "cli/cli.h"
-
-static int
-print_json(const struct meshca_id *id)
-{
-	json_t *o = NULL;
-	char *s = NULL;
-	int rc = CLI_EXIT_INTERNAL;
-
-	o = json_pack("{s:s, s:s, s:s}", "spiffe_id", meshca_id_get0_string(id),
-	    "trust_domain", meshca_id_get0_trust_domain(id), "path",
-	    meshca_id_get0_path(id));
-	if (o == NULL || (s = json_dumps(o, JSON_PRESERVE_ORDER)) == NULL) {
-		cli_warnx("id: cannot build JSON output");
-		goto out;
-	}
-	printf("%s\n", s);
-	rc = CLI_EXIT_OK;
-out:
-	free(s);
-	json_decref(o);
-	return rc;
-}
 
 int
 cli_cmd_id(int argc, char *argv[], const struct cli_global *g)
@@ -74,7 +50,7 @@ cli_cmd_id(int argc, char *argv[], const struct cli_global *g)
 		goto out;
 	}
 	if (g->json)
-		rc = print_json(id);
+		rc = cli_print_id_json("id", id);
 	else {
 		printf("trust_domain: %s\npath: %s\n",
 		    meshca_id_get0_trust_domain(id), meshca_id_get0_path(id));

@@ -20,8 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include <meshca/bundle.h>
 #include <meshca/id.h>
 #include <meshca/svid.h>
@@ -36,6 +34,9 @@
 #define VERIFY_CRLS_MAX 64
 
 #define OPTSTRING "b:i:t:c:a:h"
+
+/* parse_args() printed the help text: exit 0 without verifying. */
+#define VERIFY_HELP_SHOWN (-1)
 
 struct verify_opts {
 	const char *bundle;
@@ -181,39 +182,11 @@ out:
 	return rc;
 }
 
-static int
-print_peer(const struct meshca_id *peer, const struct cli_global *g)
-{
-	json_t *o = NULL;
-	char *s = NULL;
-	int rc = CLI_EXIT_INTERNAL;
-
-	if (!g->json) {
-		printf("%s\n", meshca_id_get0_string(peer));
-		return CLI_EXIT_OK;
-	}
-	o = json_pack("{s:s, s:s, s:s}", "spiffe_id",
-	    meshca_id_get0_string(peer), "trust_domain",
-	    meshca_id_get0_trust_domain(peer), "path",
-	    meshca_id_get0_path(peer));
-	/* jansson allocates with malloc(); its string goes back to free(). */
-	if (o == NULL || (s = json_dumps(o, JSON_PRESERVE_ORDER)) == NULL) {
-		cli_warnx("verify: cannot build JSON output");
-		goto out;
-	}
-	printf("%s\n", s);
-	rc = CLI_EXIT_OK;
-out:
-	free(s);
-	json_decref(o);
-	return rc;
-}
-
 /* Parses the command line into o; a CLI_EXIT_* value. */
 static int
 parse_args(int argc, char *argv[], struct verify_opts *o)
 {
-	static const struct option longopts[] = {
+	static const struct option opts[] = {
 		{ "bundle", required_argument, NULL, 'b' },
 		{ "id", required_argument, NULL, 'i' },
 		{ "trust-domain", required_argument, NULL, 't' },
@@ -228,8 +201,7 @@ parse_args(int argc, char *argv[], struct verify_opts *o)
 	int ch;
 
 	memset(&err, 0, sizeof(err));
-	while ((ch = getopt_long(argc, argv, OPTSTRING, longopts, NULL)) !=
-	    -1) {
+	while ((ch = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1) {
 		switch (ch) {
 		case 'b':
 			if (o->bundle != NULL) {
@@ -292,7 +264,7 @@ parse_args(int argc, char *argv[], struct verify_opts *o)
 			break;
 		case 'h':
 			cli_help_cmd("verify");
-			return -1;
+			return VERIFY_HELP_SHOWN;
 		default:
 			return cli_usage_cmd("verify");
 		}
@@ -327,8 +299,7 @@ cli_cmd_verify(int argc, char *argv[], const struct cli_global *g)
 	memset(&err, 0, sizeof(err));
 	mc_buf_init(&chain, MESHCA_CHAIN_MAX);
 	if ((rc = parse_args(argc, argv, &o)) != CLI_EXIT_OK) {
-		/* -1: --help was printed. */
-		if (rc == -1)
+		if (rc == VERIFY_HELP_SHOWN)
 			rc = CLI_EXIT_OK;
 		goto out;
 	}
@@ -371,7 +342,12 @@ cli_cmd_verify(int argc, char *argv[], const struct cli_global *g)
 			goto out;
 		}
 	}
-	rc = print_peer(peer, g);
+	if (g->json)
+		rc = cli_print_id_json("verify", peer);
+	else {
+		printf("%s\n", meshca_id_get0_string(peer));
+		rc = CLI_EXIT_OK;
+	}
 out:
 	meshca_id_free(peer);
 	meshca_verifier_free(v);
