@@ -137,6 +137,11 @@ main(int argc, char *argv[])
 	bench_parse_args(argc, argv, &defaults, &o);
 	fixture_init(&f);
 
+	/* Both sides must really verify: the leaf alone has no path. */
+	if (meshca_verify_chain_x509(f.v, f.leaf.cert, NULL, NULL, NULL) ==
+	    MESHCA_OK)
+		bench_die("meshca accepted a leaf without its intermediate");
+
 	/* Warm up both, and size a block from the OpenSSL variant. */
 	run_meshca(&f, 20);
 	to = timed(run_openssl, &f, 50);
