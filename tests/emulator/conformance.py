@@ -32,11 +32,12 @@ def mkns(name):
 
 def secret(name, data=None, **kw):
     obj = {"metadata": {"name": name}}
+    kw = {k: v for k, v in kw.items() if v is not None}
     if data is not None:
         obj["data"] = {k: base64.b64encode(v.encode()).decode()
                        for k, v in data.items()}
     for k, v in kw.items():
-        if k in ("labels", "annotations", "ownerReferences"):
+        if k in ("labels", "annotations", "ownerReferences", "finalizers"):
             obj["metadata"][k] = v
         else:
             obj[k] = v
@@ -821,6 +822,69 @@ def test_garbage_collection():
           "dangling dependent collected")
 
 
+def test_finalizers_and_foreground():
+    ns = "final"
+    mkns(ns)
+    s = expect(C.post(SEC % ns, secret("kept", finalizers=None)), 201,
+               "s").json
+    s = expect(C.patch(SEC % ns + "/kept", {"metadata": {
+        "finalizers": ["example.com/keep"]}}), 200, "add finalizer").json
+    w = Watch(EMU, SEC % ns + "?watch=true&timeoutSeconds=3&"
+              "resourceVersion=" + s["metadata"]["resourceVersion"])
+    r = expect(C.delete(SEC % ns + "/kept"), 200, "delete").json
+    check(r["kind"] == "Secret" and r["metadata"].get("deletionTimestamp")
+          and r["metadata"]["finalizers"] == ["example.com/keep"],
+          "object kept by its finalizer is returned", r)
+    expect(C.get(SEC % ns + "/kept"), 200, "still there")
+    r = expect(C.delete(SEC % ns + "/kept"), 200, "delete again").json
+    check(r["kind"] == "Secret", "second delete returns the object")
+    r = expect(C.patch(SEC % ns + "/kept", {"metadata": {"finalizers": [
+        "example.com/keep", "example.com/new"]}}), 422, "new finalizer")
+    check("no new finalizers can be added" in r.json["message"], "text")
+    r = expect(C.patch(SEC % ns + "/kept", {"metadata": {
+        "finalizers": None}}), 200, "remove finalizer").json
+    check(r["kind"] == "Status" and r["status"] == "Success",
+          "the update that empties finalizers deletes", r)
+    expect(C.get(SEC % ns + "/kept"), 404, "gone")
+    check(types(w.collect(2)) == [("MODIFIED", "kept"), ("DELETED", "kept")],
+          "watch: MODIFIED (deletionTimestamp) then DELETED")
+    w.close()
+    sa = expect(C.post("/api/v1/namespaces/%s/serviceaccounts" % ns,
+                       {"metadata": {"name": "owner"}}), 201, "sa").json
+    expect(C.post(SEC % ns, secret("dep", ownerReferences=[{
+        "apiVersion": "v1", "kind": "ServiceAccount", "name": "owner",
+        "uid": sa["metadata"]["uid"], "blockOwnerDeletion": True}])), 201,
+        "dependent")
+    r = expect(C.delete("/api/v1/namespaces/%s/serviceaccounts/owner" % ns,
+                        {"propagationPolicy": "Foreground"}), 200,
+               "foreground delete").json
+    check(r["metadata"]["finalizers"] == ["foregroundDeletion"] and
+          r["metadata"].get("deletionTimestamp"), "owner waits", r)
+    check(wait_for(lambda: C.get(SEC % ns + "/dep").status == 404),
+          "dependent deleted first")
+    check(wait_for(lambda: C.get("/api/v1/namespaces/%s/serviceaccounts/"
+                                 "owner" % ns).status == 404),
+          "then the owner")
+    r = expect(C.delete(SEC % ns + "/x", {"propagationPolicy": "Sideways"}),
+               422, "bad propagationPolicy")
+    check(r.json["message"] == 'DeleteOptions.meta.k8s.io "" is invalid: '
+          'propagationPolicy: Unsupported value: "Sideways": supported '
+          'values: "Foreground", "Background", "Orphan", "nil"', "text",
+          r.json)
+
+
+def test_deletecollection():
+    ns = "delcol"
+    mkns(ns)
+    for i in range(4):
+        expect(C.post(SEC % ns, secret("s%d" % i, labels={
+            "grp": "a" if i < 3 else "b"})), 201, "s")
+    r = expect(C.delete(SEC % ns + "?labelSelector=grp%3Da"), 200,
+               "deletecollection").json
+    check(r["status"] == "Success", "Status", r)
+    check(names(C.get(SEC % ns).json) == ["s3"], "only the selected gone")
+
+
 def test_namespace_deletion():
     ns = "doomed"
     mkns(ns)
@@ -833,6 +897,18 @@ def test_namespace_deletion():
     check(wait_for(lambda: C.get("/api/v1/namespaces/" + ns).status == 404),
           "namespace removed")
     expect(C.get(SEC % ns + "/s"), 404, "contents removed")
+    # An object held by a finalizer holds its namespace too.
+    mkns(ns + "2")
+    expect(C.post(SEC % (ns + "2"), secret("held", finalizers=["x.io/y"])),
+           201, "held")
+    expect(C.delete("/api/v1/namespaces/" + ns + "2"), 200, "delete ns")
+    check(wait_for(lambda: C.get(SEC % (ns + "2") + "/held").json
+                   ["metadata"].get("deletionTimestamp")), "held marked")
+    time.sleep(1.0)
+    expect(C.get("/api/v1/namespaces/" + ns + "2"), 200, "ns waits")
+    C.patch(SEC % (ns + "2") + "/held", {"metadata": {"finalizers": None}})
+    check(wait_for(lambda: C.get("/api/v1/namespaces/" + ns + "2").status
+                   == 404), "ns gone after the finalizer")
 
 
 # --- §4 authorization --------------------------------------------------------
