@@ -19,6 +19,7 @@
 
 #include "k8s/backoff.h"
 #include "k8s/informer.h"
+#include "k8s/lease.h"
 #include "tests/k8s/emu.h"
 #include "tests/k8s/k8s_test.h"
 
@@ -438,6 +439,77 @@ test_list_throttled(void **state)
 	k8s_informer_free(inf);
 }
 
+static void
+lead_cb(struct k8s_elector *el, void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/*
+ * One thread, one client, one loop: two informers (ConfigMaps under a
+ * selector, every Secret of the namespace), a leader election and 80
+ * writes queued at once all make progress together.
+ */
+static void
+test_one_loop_drives_all(void **state)
+{
+	struct k8s_informer_opts so = { 0 };
+	struct k8s_elector_opts lo = { 0 };
+	struct k8s_informer *a, *b;
+	struct k8s_elector *el;
+	struct mc_err e = { 0 };
+	struct rec ra, rb;
+	int i, led = 0, ok = 0;
+	struct got g[80];
+	char name[32];
+	json_t *obj;
+
+	memset(&ra, 0, sizeof(ra));
+	memset(&rb, 0, sizeof(rb));
+	memset(g, 0, sizeof(g));
+	a = start(&ra, "multi", NULL);
+	so.res = &k8s_res_secrets;
+	so.namespace = NS;
+	so.on_event = on_event;
+	so.on_synced = on_synced;
+	so.arg = &rb;
+	assert_non_null(b = k8s_informer_start(cl, &so, &e));
+	lo.namespace = NS;
+	lo.name = "multi";
+	lo.identity = "one-loop";
+	lo.lease_duration_ms = 2000;
+	lo.renew_deadline_ms = 1500;
+	lo.retry_period_ms = 300;
+	lo.on_started = lead_cb;
+	lo.arg = &led;
+	assert_non_null(el = k8s_elector_start(cl, &lo, &e));
+	RUN_UNTIL(ra.synced == 1 && rb.synced == 1);
+	for (i = 0; i < 80; i++) {
+		snprintf(name, sizeof(name), "multi-%02d", i);
+		obj =
+		    json_pack("{s:{s:s, s:{s:s}}, s:{s:s}}", "metadata", "name",
+			name, "labels", "app", "multi", "data", "k", "dg==");
+		assert_non_null(k8s_create(cl,
+		    i % 2 ? &k8s_res_secrets : &k8s_res_configmaps, NS, obj,
+		    got_cb, &g[i], &e));
+		json_decref(obj);
+	}
+	RUN_UNTIL(ra.events >= 40 && rb.events >= 40 && led == 1);
+	for (i = 0; i < 80; i++) {
+		ok += g[i].done && g[i].outcome == K8S_OK;
+		got_reset(&g[i]);
+	}
+	assert_int_equal(ok, 80);
+	assert_true(k8s_elector_is_leader(el));
+	assert_int_equal(k8s_informer_count(a), 40);
+	assert_true(k8s_informer_count(b) >= 40);
+	assert_false(ra.bad);
+	assert_false(rb.bad);
+	k8s_elector_free(el);
+	k8s_informer_free(a);
+	k8s_informer_free(b);
+}
+
 int
 main(void)
 {
@@ -449,6 +521,7 @@ main(void)
 		cmocka_unit_test(test_relist_410_http),
 		cmocka_unit_test(test_stall),
 		cmocka_unit_test(test_list_throttled),
+		cmocka_unit_test(test_one_loop_drives_all),
 	};
 
 	if (!emu_available())
