@@ -448,9 +448,9 @@ policy_parse_service(const char *name, json_t *o, struct mc_err *e)
 				goto merr;
 		} else if (strcmp(key, "trust_domain") == 0) {
 			if (!json_is_string(val)) {
-				mc_err_set(e, MC_ST_PARSE, 0, "policy: services."
-				    "\"%s\".trust_domain: must be a string",
-				    name);
+				mc_err_set(e, MC_ST_PARSE, 0,
+				    "policy: services.\"%s\".trust_domain: "
+				    "must be a string", name);
 				goto out;
 			}
 			if (meshca_trust_domain_check(json_string_value(val),
@@ -464,9 +464,9 @@ policy_parse_service(const char *name, json_t *o, struct mc_err *e)
 			}
 		} else if (strcmp(key, "ids") == 0) {
 			if (!json_is_array(val) || json_array_size(val) == 0) {
-				mc_err_set(e, MC_ST_PARSE, 0, "policy: services."
-				    "\"%s\".ids: must be a non-empty array",
-				    name);
+				mc_err_set(e, MC_ST_PARSE, 0,
+				    "policy: services.\"%s\".ids: must be a "
+				    "non-empty array", name);
 				goto out;
 			}
 			if ((ids = mc_calloc(json_array_size(val),
@@ -497,9 +497,10 @@ policy_parse_service(const char *name, json_t *o, struct mc_err *e)
 			    &merr) != MESHCA_OK)
 				goto merr;
 		} else {
-			mc_err_set(e, MC_ST_PARSE, 0, "policy: services.\"%s\": "
-			    "unknown key \"%s\" (allowed: \"ids\", "
-			    "\"trust_domain\", \"any\")", name, key);
+			mc_err_set(e, MC_ST_PARSE, 0,
+			    "policy: services.\"%s\": unknown key \"%s\" "
+			    "(allowed: \"ids\", \"trust_domain\", \"any\")",
+			    name, key);
 			goto out;
 		}
 	}

@@ -138,29 +138,36 @@ hook_indexes(struct mc_err *e)
 	return 0;
 }
 
-/* The X509_V_ERR code whose alert (RFC 8446 6.2) fits a rejection. */
+/*
+ * The X509_V_ERR code whose alert (RFC 8446 6.2) fits a rejection;
+ * OpenSSL maps it to the alert (ssl_x509err2alert): certificate_expired,
+ * bad_certificate, certificate_revoked, unknown_ca (CRL, untrusted,
+ * signing certificate), unsupported_certificate (EKU), handshake_failure
+ * (not authorized; OpenSSL has no code for access_denied), and
+ * bad_certificate for the rest.
+ */
 static int
 hook_x509_error(int reason)
 {
 	switch (reason) {
 	case MESHCA_REASON_EXPIRED:
-		return X509_V_ERR_CERT_HAS_EXPIRED;	/* certificate_expired */
+		return X509_V_ERR_CERT_HAS_EXPIRED;
 	case MESHCA_REASON_NOT_YET_VALID:
-		return X509_V_ERR_CERT_NOT_YET_VALID;	/* bad_certificate */
+		return X509_V_ERR_CERT_NOT_YET_VALID;
 	case MESHCA_REASON_REVOKED:
-		return X509_V_ERR_CERT_REVOKED;		/* certificate_revoked */
+		return X509_V_ERR_CERT_REVOKED;
 	case MESHCA_REASON_CRL:
-		return X509_V_ERR_UNABLE_TO_GET_CRL;	/* unknown_ca */
+		return X509_V_ERR_UNABLE_TO_GET_CRL;
 	case MESHCA_REASON_UNTRUSTED:
 		return X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY;
 	case MESHCA_REASON_SIGNING_CERT:
-		return X509_V_ERR_INVALID_CA;		/* unknown_ca */
+		return X509_V_ERR_INVALID_CA;
 	case MESHCA_REASON_EXT_KEY_USAGE:
-		return X509_V_ERR_INVALID_PURPOSE;	/* unsupported_cert. */
+		return X509_V_ERR_INVALID_PURPOSE;
 	case MESHCA_REASON_NOT_AUTHORIZED:
-		return X509_V_ERR_APPLICATION_VERIFICATION; /* handshake_f. */
+		return X509_V_ERR_APPLICATION_VERIFICATION;
 	}
-	return X509_V_ERR_CERT_REJECTED;		/* bad_certificate */
+	return X509_V_ERR_CERT_REJECTED;
 }
 
 static struct conn *

@@ -144,7 +144,8 @@ meshca_verifier_new(struct meshca_verifier **out, struct meshca_error *err)
 	if ((v->conf = vconf_copy(NULL, &e)) == NULL)
 		goto out;
 	if (pthread_mutex_init(&v->lock, NULL) != 0) {
-		mc_err_set(&e, MC_ST_INTERNAL, 0, "verifier: mutex init failed");
+		mc_err_set(&e, MC_ST_INTERNAL, 0,
+		    "verifier: mutex init failed");
 		goto out;
 	}
 	*out = v;
@@ -259,10 +260,12 @@ meshca_verifier_set_crls_pem(struct meshca_verifier *v, const char *data,
 		code = ERR_peek_last_error();
 		if (ERR_GET_REASON(code) != PEM_R_NO_START_LINE ||
 		    sk_X509_CRL_num(crls) == 0) {
+			bool none = sk_X509_CRL_num(crls) == 0 &&
+			    ERR_GET_REASON(code) == PEM_R_NO_START_LINE;
+
 			mc_err_set(&e, MC_ST_PARSE, MESHCA_REASON_CRL,
 			    "CRL %d: RFC 7468: %s", sk_X509_CRL_num(crls) + 1,
-			    sk_X509_CRL_num(crls) == 0 && ERR_GET_REASON(code) ==
-			    PEM_R_NO_START_LINE ? "no \"X509 CRL\" PEM block" :
+			    none ? "no \"X509 CRL\" PEM block" :
 			    "not a well-formed X509 CRL");
 			goto out;
 		}

@@ -2,7 +2,7 @@
  * pki.c: builds test certificates and CRLs with OpenSSL at run time, so
  * the tests need no checked-in key material and can make exactly the
  * broken certificate each rule needs. Trusts its caller (test code);
- * any OpenSSL failure aborts the program.
+ * any OpenSSL failure ends the program with exit status 99.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,7 +23,7 @@ pki_die(const char *what)
 {
 	fprintf(stderr, "pki: %s failed\n", what);
 	ERR_print_errors_fp(stderr);
-	abort();
+	exit(99);
 }
 
 static EVP_PKEY *
@@ -180,10 +180,12 @@ pki_make(const struct pki_opts *o, const struct pki_cert *issuer,
 		X509_EXTENSION *ext;
 
 		/* DER NULL as the value: any content will do. */
+		static const unsigned char der_null[] = { 0x05, 0x00 };
+
 		if (obj == NULL || os == NULL ||
-		    !ASN1_OCTET_STRING_set(os, (const unsigned char *)"\x05\x00",
-		    2) || (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 1,
-		    os)) == NULL || !X509_add_ext(x, ext, -1))
+		    !ASN1_OCTET_STRING_set(os, der_null, sizeof(der_null)) ||
+		    (ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 1, os)) ==
+		    NULL || !X509_add_ext(x, ext, -1))
 			pki_die("unknown extension");
 		X509_EXTENSION_free(ext);
 		ASN1_OBJECT_free(obj);

@@ -1,7 +1,8 @@
 /*
  * pki.h: test PKI built at run time with OpenSSL: roots, intermediates
  * and X.509-SVIDs with every property a test may want to get wrong, and
- * CRLs. For tests and benchmarks only: errors abort the test program.
+ * CRLs. For tests and benchmarks only: errors end the program with exit
+ * status 99 (not abort(), so allocation-failure runs are not crashes).
  */
 #ifndef TESTS_HELPERS_PKI_H
 #define TESTS_HELPERS_PKI_H
@@ -32,21 +33,24 @@ enum pki_key_type {
  */
 struct pki_opts {
 	enum pki_key_type key_type;
-	EVP_PKEY *key;		 /* reuse this key (not owned) */
-	time_t not_before;	 /* 0: now - 3600 */
-	time_t not_after;	 /* 0: now + 86400 */
-	const char *cn;		 /* NULL: "meshca test"; "" : empty subject */
-	const char *uris[PKI_MAX_NAMES]; /* URI SANs, NULL-terminated */
-	const char *dns[PKI_MAX_NAMES];	 /* DNS SANs, NULL-terminated */
+	EVP_PKEY *key;		/* reuse this key (not owned) */
+	time_t not_before;	/* 0: now - 3600 */
+	time_t not_after;	/* 0: now + 86400 */
+	const char *cn;		/* NULL: "meshca test"; "": empty subject */
+	/* URI and DNS SANs, each list NULL-terminated. */
+	const char *uris[PKI_MAX_NAMES];
+	const char *dns[PKI_MAX_NAMES];
 	int san_critical;
-	int ca;			 /* 1: CA certificate */
-	const char *basic_constraints; /* NULL: from ca; e.g.
-					* "critical,CA:TRUE,pathlen:0" */
-	const char *key_usage;	 /* NULL: from ca */
-	const char *ext_key_usage; /* NULL: leaf serverAuth,clientAuth; CA none */
-	const char *name_constraints; /* NULL: none */
-	const char *unknown_critical_oid; /* adds a critical ext with this OID */
-	long serial;		 /* 0: random */
+	int ca;			/* 1: CA certificate */
+	/* NULL: from ca; e.g. "critical,CA:TRUE,pathlen:0". */
+	const char *basic_constraints;
+	const char *key_usage;	/* NULL: from ca */
+	/* NULL: serverAuth,clientAuth for a leaf, none for a CA. */
+	const char *ext_key_usage;
+	const char *name_constraints;	/* NULL: none */
+	/* Adds a critical extension with this OID and a DER NULL value. */
+	const char *unknown_critical_oid;
+	long serial;		/* 0: random */
 };
 
 struct pki_cert {
@@ -54,7 +58,7 @@ struct pki_cert {
 	EVP_PKEY *key;
 };
 
-/* Makes a certificate signed by issuer (NULL: self-signed). Aborts on
+/* Makes a certificate signed by issuer (NULL: self-signed). Exits on
  * OpenSSL failure. Free with pki_cert_clear(). */
 void pki_make(const struct pki_opts *o, const struct pki_cert *issuer,
     struct pki_cert *out);
@@ -84,7 +88,7 @@ char *pki_crl_pem(X509_CRL *const *crls, size_t n, size_t *len);
 /* The private key as PEM (PKCS#8, unencrypted); free() it. */
 char *pki_key_pem(EVP_PKEY *key, size_t *len);
 
-/* Writes len bytes to path (mode 0600); aborts on failure. */
+/* Writes len bytes to path (mode 0600); exits 99 on failure. */
 void pki_write_file(const char *path, const char *data, size_t len);
 
 #endif /* TESTS_HELPERS_PKI_H */

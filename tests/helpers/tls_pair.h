@@ -34,13 +34,14 @@ struct tls_pair {
  * A context for one side, TLS 1.3 only, presenting leaf (with its key)
  * and the n chain certificates after it (n may be 0). No verification is
  * configured; install meshca or OpenSSL verification on it.
- * Aborts on failure.
+ * Exits 99 on failure.
  */
 SSL_CTX *tls_ctx_new(bool server, const struct pki_cert *leaf,
     X509 *const *chain, size_t n);
 
 /* Makes the two SSL objects (not yet connected) so a test can configure
- * them (e.g. meshca_ssl_set_service(p->client, ...)). Aborts on failure. */
+ * them (e.g. meshca_ssl_set_service(p->client, ...)). Exits 99 on
+ * failure. */
 void tls_pair_init(struct tls_pair *p, SSL_CTX *client, SSL_CTX *server);
 
 /*

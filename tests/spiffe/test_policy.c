@@ -136,7 +136,8 @@ test_json_bad(void **state)
 		    "policy: line" },
 		{ "{\"services\": {\"a\": {\"ids\": [[\"" ID_R "\"]]}}}",
 		    "nesting deeper than 4" },
-		{ "{\"services\": {\"a\": {\"any\": true}}} x", "policy: line" },
+		{ "{\"services\": {\"a\": {\"any\": true}}} x",
+		    "policy: line" },
 	};
 	struct meshca_policy *p;
 	struct meshca_error err;
