@@ -1,0 +1,109 @@
+#!/bin/sh
+# check-static.sh TOP_SRCDIR BUILDDIR: `make check-static`.
+#  1. cppcheck over every .c of ours (warning, portability, performance),
+#     suppressions in tools/cppcheck.supp or inline at the line;
+#  2. clang-tidy with the checked-in .clang-tidy over every .c of ours,
+#     with the build's own preprocessor flags (CPPFLAGS, EXTRA_CFLAGS
+#     from the Makefile);
+#  3. scan-build (clang's static analyzer) over a fresh build of the whole
+#     tree in BUILDDIR/scan-build (reports in BUILDDIR/scan-build/report).
+# Any finding fails the check; each suppression says why where it sits.
+# STATIC_ONLY="cppcheck clang-tidy scan-build" picks some of the three.
+# Debian packages: cppcheck, clang-tidy, clang-tools (scan-build).
+set -u
+
+top=$1
+build=$2
+only=${STATIC_ONLY:-cppcheck clang-tidy scan-build}
+fail=0
+cd "$top" || exit 2
+
+if git rev-parse --git-dir >/dev/null 2>&1; then
+	files=$(git ls-files '*.c')
+else
+	files=$(find common spiffe ca store k8s cli daemon tests fuzz bench \
+		-name '*.c' 2>/dev/null)
+fi
+# The flags every unit sees, plus the test macros (tests/Makefile.inc).
+flags="-std=c11 -include $build/config.h -I$top/include -I$top \
+-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DMC_TESTING \
+-DTOP_SRCDIR=\"$top\" -DTOP_BUILDDIR=\"$build\" ${EXTRA_CFLAGS:-}"
+
+need() {
+	command -v "$1" >/dev/null 2>&1 && return 0
+	echo "$1 not found: apt-get install $2" >&2
+	fail=1
+	return 1
+}
+
+case " $only " in *" cppcheck "*)
+	echo "== cppcheck"
+	if need cppcheck cppcheck; then
+		# shellcheck disable=SC2086
+		cppcheck -q --std=c11 --language=c --inline-suppr \
+			--enable=warning,portability,performance \
+			--suppressions-list="$top/tools/cppcheck.supp" \
+			--library="$top/tools/cppcheck.cfg" --library=posix \
+			--include="$build/config.h" -I"$top/include" -I"$top" \
+			-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DMC_TESTING \
+			-DTOP_SRCDIR='"."' -DTOP_BUILDDIR='"."' \
+			--error-exitcode=1 --template=gcc -j 2 \
+			$files >"$build/cppcheck.log" 2>&1
+		rc=$?
+		cat "$build/cppcheck.log"
+		n=$(grep -c ': \(warning\|error\|portability\|performance\|style\):' "$build/cppcheck.log")
+		echo "cppcheck: $n finding(s)"
+		[ $rc -eq 0 ] && [ "$n" -eq 0 ] || fail=1
+	fi
+	;;
+esac
+
+case " $only " in *" clang-tidy "*)
+	echo "== clang-tidy"
+	if need clang-tidy clang-tidy; then
+		n=0
+		: >"$build/clang-tidy.log"
+		for f in $files; do
+			# shellcheck disable=SC2086
+			clang-tidy --quiet "$f" -- $flags \
+				>>"$build/clang-tidy.log" 2>/dev/null
+		done
+		grep -E ': (warning|error):' "$build/clang-tidy.log" |
+			sort -u >"$build/clang-tidy.findings"
+		cat "$build/clang-tidy.findings"
+		n=$(wc -l <"$build/clang-tidy.findings")
+		echo "clang-tidy: $n finding(s) (details: $build/clang-tidy.log)"
+		[ "$n" -eq 0 ] || fail=1
+	fi
+	;;
+esac
+
+case " $only " in *" scan-build "*)
+	echo "== scan-build"
+	sb=$(command -v scan-build || command -v scan-build-14 || true)
+	if [ -z "$sb" ]; then
+		echo "scan-build not found: apt-get install clang-tools" >&2
+		fail=1
+	else
+		dir=$build/scan-build
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		(cd "$dir" &&
+			"$sb" -o report "$top/configure" -q --disable-hardening \
+				>configure.log 2>&1 &&
+			"$sb" -o report --status-bugs -analyze-headers \
+				make -j2 >make.log 2>&1)
+		rc=$?
+		grep -E 'warning:.*\[(core|unix|security|deadcode|cplusplus|nullability|optin|alpha)' \
+			"$dir/make.log" | sort -u
+		tail -2 "$dir/make.log"
+		if [ $rc -ne 0 ]; then
+			echo "scan-build: failed (exit $rc): bugs found or the build broke; see $dir/make.log and $dir/report"
+			fail=1
+		fi
+	fi
+	;;
+esac
+
+[ $fail -eq 0 ] && echo "check-static: ok" || echo "check-static: FAILED"
+exit $fail
