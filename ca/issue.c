@@ -25,6 +25,7 @@ struct ca_issuer {
 	int64_t authority_id;
 	struct ca_issue_limits lim;
 	struct ca_keygen *gen[NKEYTYPES];
+	struct ca_sign_cache *cache;
 };
 
 void
@@ -47,6 +48,10 @@ ca_issuer_new(struct ca_signer *signer, int64_t authority_id,
 	}
 	is->signer = signer;
 	is->authority_id = authority_id;
+	if ((is->cache = ca_sign_cache_new(signer, e)) == NULL) {
+		mc_free(is);
+		return NULL;
+	}
 	if (limits != NULL)
 		is->lim = *limits;
 	else
@@ -63,6 +68,7 @@ ca_issuer_free(struct ca_issuer *is)
 		return;
 	for (i = 0; i < NKEYTYPES; i++)
 		ca_keygen_free(is->gen[i]);
+	ca_sign_cache_free(is->cache);
 	mc_free(is);
 }
 
@@ -155,7 +161,7 @@ sign(struct ca_issuer *is, const struct ca_issue_req *r,
 	sr.spki_len = spki_len;
 	sr.not_before = r->now - is->lim.backdate;
 	sr.not_after = r->now + ttl;
-	if (ca_signer_sign(is->signer, &sr, &resp, e) == -1)
+	if (ca_signer_sign_cached(is->signer, is->cache, &sr, &resp, e) == -1)
 		return -1;
 	mc_buf_init(&pem, CA_SIGN_MAX_DER * 2);
 	if (ca_pem_encode("CERTIFICATE", resp.der, resp.der_len, &pem, e) ==

@@ -561,9 +561,65 @@ out:
 	return ret;
 }
 
+struct ca_sign_cache {
+	EVP_MD_CTX *tmpl;
+};
+
+struct ca_sign_cache *
+ca_sign_cache_new(const struct ca_signer *s, struct mc_err *e)
+{
+	struct ca_sign_cache *c;
+
+	if ((c = mc_calloc(1, sizeof(*c))) == NULL) {
+		mc_err_set(e, MC_ST_NOMEM, 0, "sign cache: out of memory");
+		return NULL;
+	}
+	if (s->md == NULL)
+		return c;
+	if ((c->tmpl = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit_ex(c->tmpl, NULL, EVP_MD_get0_name(s->md), NULL,
+	    NULL, s->key, NULL) != 1) {
+		ca_openssl_error(e, MC_ST_INTERNAL, "sign cache: set up");
+		ca_sign_cache_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+ca_sign_cache_free(struct ca_sign_cache *c)
+{
+	if (c == NULL)
+		return;
+	EVP_MD_CTX_free(c->tmpl);
+	mc_free(c);
+}
+
+static int
+sign_x509(const struct ca_signer *s, struct ca_sign_cache *c, X509 *x)
+{
+	EVP_MD_CTX *m;
+	int ok;
+
+	if (c == NULL || c->tmpl == NULL)
+		return X509_sign(x, s->key, s->md) > 0;
+	if ((m = EVP_MD_CTX_new()) == NULL)
+		return 0;
+	ok = EVP_MD_CTX_copy_ex(m, c->tmpl) == 1 && X509_sign_ctx(x, m) > 0;
+	EVP_MD_CTX_free(m);
+	return ok;
+}
+
 int
 ca_signer_sign(const struct ca_signer *s, const struct ca_sign_req *r,
     struct ca_sign_resp *out, struct mc_err *e)
+{
+	return ca_signer_sign_cached(s, NULL, r, out, e);
+}
+
+int
+ca_signer_sign_cached(const struct ca_signer *s, struct ca_sign_cache *c,
+    const struct ca_sign_req *r, struct ca_sign_resp *out, struct mc_err *e)
 {
 	X509 *x = NULL;
 	BIGNUM *bn = NULL;
@@ -612,7 +668,7 @@ ca_signer_sign(const struct ca_signer *s, const struct ca_sign_req *r,
 		goto ossl;
 	if (add_san(x, r, e) == -1)
 		goto out;
-	if (X509_sign(x, s->key, s->md) <= 0)
+	if (!sign_x509(s, c, x))
 		goto ossl;
 	if ((n = i2d_X509(x, &der)) <= 0)
 		goto ossl;

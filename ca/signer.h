@@ -77,6 +77,24 @@ int64_t ca_signer_not_after(const struct ca_signer *s);
  */
 int ca_signer_sign(const struct ca_signer *s, const struct ca_sign_req *r,
     struct ca_sign_resp *out, struct mc_err *e);
+
+/*
+ * Per-thread signing state: a digest-sign context initialized once with
+ * the authority's key and copied for each certificate, instead of
+ * fetching the algorithms again for every signature (a measured ~10% of
+ * a signature on OpenSSL 3.0, and shared locks taken in the fetch). One
+ * cache per thread; it must not outlive its signer. For an Ed25519
+ * authority (no digest to cache) it does nothing.
+ */
+struct ca_sign_cache;
+struct ca_sign_cache *ca_sign_cache_new(const struct ca_signer *s,
+    struct mc_err *e);
+void ca_sign_cache_free(struct ca_sign_cache *c);
+
+/* ca_signer_sign() using cache c (NULL: no cache). */
+int ca_signer_sign_cached(const struct ca_signer *s,
+    struct ca_sign_cache *c, const struct ca_sign_req *r,
+    struct ca_sign_resp *out, struct mc_err *e);
 void ca_sign_resp_clear(struct ca_sign_resp *r);
 
 /* The wire forms. A decoded request points into m->mem; free with
