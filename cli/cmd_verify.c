@@ -292,6 +292,7 @@ cli_cmd_verify(int argc, char *argv[], const struct cli_global *g)
 	struct mc_buf chain;
 	struct mc_err e;
 	enum meshca_status st;
+	const char *path;
 	size_t i;
 	int rc;
 
@@ -314,9 +315,15 @@ cli_cmd_verify(int argc, char *argv[], const struct cli_global *g)
 
 	/*
 	 * A chain that cannot be opened is an input error (2); one that is
-	 * read but too large is the peer's fault, a rejection (1).
+	 * read but too large is the peer's fault, a rejection (1). "-" is
+	 * standard input, named "stdin" in messages.
 	 */
-	if (mc_buf_read_file(&chain, o.chain, &e) == -1) {
+	if (strcmp(o.chain, "-") == 0) {
+		path = "/dev/stdin";
+		o.chain = "stdin";
+	} else
+		path = o.chain;
+	if (mc_buf_read_file(&chain, path, &e) == -1) {
 		cli_warnx("verify: chain: %s", e.msg);
 		if (e.status == MC_ST_PARSE)
 			rc = CLI_EXIT_REJECTED;

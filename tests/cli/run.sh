@@ -13,6 +13,7 @@
 #   stdout-contains: a substring stdout must hold (instead of stdout:)
 #   stderr:   a substring stderr must hold (none: stderr must be empty)
 #   stderr-any: yes   (do not look at stderr)
+#   stdin:    a file under @PKI@ to give as standard input (default none)
 #   requires: a file under @PKI@ the case needs (skipped without it)
 #   valgrind: yes
 #
@@ -80,7 +81,9 @@ run_case() {
 	want_exit=$(field "$file" exit)
 	out=$work/$name.out err=$work/$name.err
 	eval "set -- \"\$@\" \"\$MESHCA\" $args"
-	"$@" >"$out" 2>"$err" </dev/null
+	input=$(field "$file" stdin)
+	input=${input:+$pki/$input}
+	"$@" >"$out" 2>"$err" <"${input:-/dev/null}"
 	got_exit=$?
 	why=
 	if [ "$got_exit" != "$want_exit" ]; then
