@@ -167,6 +167,15 @@ tls_pair_run(struct tls_pair *p)
 void
 tls_pair_free(struct tls_pair *p)
 {
+	/* A connection that worked ends as if closed cleanly, so its
+	 * session stays resumable (SSL_free() of an open connection marks
+	 * the session not resumable). */
+	if (p->c.data_ok && p->s.data_ok) {
+		SSL_set_shutdown(p->client, SSL_SENT_SHUTDOWN |
+		    SSL_RECEIVED_SHUTDOWN);
+		SSL_set_shutdown(p->server, SSL_SENT_SHUTDOWN |
+		    SSL_RECEIVED_SHUTDOWN);
+	}
 	SSL_free(p->client);
 	SSL_free(p->server);
 	p->client = p->server = NULL;

@@ -493,6 +493,49 @@ test_reinstall(void **state)
 	SSL_CTX_free(s);
 }
 
+/*
+ * A resumed TLS 1.3 session skips certificate verification (RFC 8446
+ * 2.2); meshca_ssl_get_peer_id() still reports the peer, taken from the
+ * certificate the session was made with.
+ */
+static void
+test_resumption(void **state)
+{
+	SSL_CTX *c, *s;
+	SSL_SESSION *sess;
+	struct tls_pair p;
+
+	(void)state;
+	c = client_ctx(&F.cli, verifier(F.bundle));
+	s = server_ctx(&F.srv, verifier(F.bundle));
+	SSL_CTX_clear_options(c, SSL_OP_NO_TICKET);
+	SSL_CTX_clear_options(s, SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT);
+	SSL_CTX_set_session_cache_mode(s, SSL_SESS_CACHE_SERVER);
+	/* Required to resume sessions with client certificates. */
+	assert_int_equal(SSL_CTX_set_session_id_context(s,
+	    (const unsigned char *)"test", 4), 1);
+	assert_true(handshake(c, s, SVC, &p));
+	assert_false(SSL_session_reused(p.client));
+	sess = SSL_get1_session(p.client);
+	assert_non_null(sess);
+	tls_pair_free(&p);
+	assert_true(SSL_SESSION_is_resumable(sess));
+
+	tls_pair_init(&p, c, s);
+	assert_int_equal(meshca_ssl_set_service(p.client, SVC, NULL),
+	    MESHCA_OK);
+	assert_int_equal(SSL_set_session(p.client, sess), 1);
+	assert_true(tls_pair_run(&p));
+	assert_true(SSL_session_reused(p.client));
+	assert_peer(p.client, ID_SRV);
+	assert_peer(p.server, ID_CLI);
+	tls_pair_free(&p);
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(c);
+	SSL_CTX_free(s);
+}
+
 static void
 test_usage(void **state)
 {
@@ -624,6 +667,7 @@ main(void)
 		cmocka_unit_test(test_untrusted_root),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_reinstall),
+		cmocka_unit_test(test_resumption),
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_threads_reload),
 	};
