@@ -65,6 +65,15 @@ spiffe_cert_name(char *buf, size_t len, const char *what, X509 *x)
 }
 
 bool
+spiffe_ossl_nomem(void)
+{
+	unsigned long first = ERR_peek_error(), last = ERR_peek_last_error();
+	int r = ERR_GET_REASON(ERR_R_MALLOC_FAILURE);
+
+	return ERR_GET_REASON(first) == r || ERR_GET_REASON(last) == r;
+}
+
+bool
 spiffe_bundle_root_of(const char *root_td, const char *td)
 {
 	return td == NULL || root_td == NULL || strcmp(root_td, td) == 0;
@@ -102,6 +111,10 @@ spiffe_bundle_add_root(struct meshca_bundle *b, X509 *x, const char *td,
 
 	spiffe_cert_name(name, sizeof(name), what, x);
 	fl = X509_get_extension_flags(x);
+	if ((fl & EXFLAG_INVALID) && spiffe_ossl_nomem()) {
+		mc_err_set(e, MC_ST_NOMEM, 0, "%s: out of memory", name);
+		return -1;
+	}
 	if (fl & EXFLAG_INVALID) {
 		mc_err_set(e, MC_ST_PARSE, 0, "%s: RFC 5280 4.2: malformed or "
 		    "duplicate extensions", name);
@@ -263,13 +276,13 @@ pem_parse(struct meshca_bundle *b, const char *data, size_t len,
 	unsigned long ossl;
 	int n, rc = -1;
 
-	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL) {
-		mc_err_set(e, MC_ST_NOMEM, 0, "bundle: out of memory");
-		goto out;
-	}
+	if ((bio = BIO_new_mem_buf(data, (int)len)) == NULL)
+		goto nomem;
 	for (n = 1;; n++) {
 		if (!PEM_read_bio(bio, &name, &hdr, &der, &dlen)) {
 			ossl = ERR_peek_last_error();
+			if (spiffe_ossl_nomem())
+				goto nomem;
 			if (ERR_GET_LIB(ossl) == ERR_LIB_PEM &&
 			    ERR_GET_REASON(ossl) == PEM_R_NO_START_LINE) {
 				if (n > 1)
@@ -294,8 +307,10 @@ pem_parse(struct meshca_bundle *b, const char *data, size_t len,
 			goto out;
 		}
 		p = der;
-		if ((x = d2i_X509(NULL, &p, dlen)) == NULL ||
-		    p != der + dlen) {
+		if ((x = d2i_X509(NULL, &p, dlen)) == NULL &&
+		    spiffe_ossl_nomem())
+			goto nomem;
+		if (x == NULL || p != der + dlen) {
 			mc_err_set(e, MC_ST_PARSE, 0, "bundle: %s: %s", what,
 			    x == NULL ? "not a DER X.509 certificate" :
 			    "trailing bytes after the certificate");
@@ -312,6 +327,9 @@ pem_parse(struct meshca_bundle *b, const char *data, size_t len,
 		der = NULL;
 	}
 	rc = 0;
+	goto out;
+nomem:
+	mc_err_set(e, MC_ST_NOMEM, 0, "bundle: out of memory");
 out:
 	X509_free(x);
 	OPENSSL_free(name);

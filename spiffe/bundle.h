@@ -73,6 +73,10 @@ int spiffe_bundle_write_json(const struct meshca_bundle *b, const char *td,
     uint64_t sequence, int64_t refresh_hint, char **out, size_t *outlen,
     struct mc_err *e);
 
+/* True when the OpenSSL error queue says an allocation failed, so that a
+ * failed read is reported as MC_ST_NOMEM rather than as bad input. */
+bool spiffe_ossl_nomem(void);
+
 /* Names x for an error message: "certificate 2 (/CN=root)" into buf. */
 const char *spiffe_cert_name(char *buf, size_t len, const char *what,
     X509 *x);

@@ -49,10 +49,11 @@ b64_value(unsigned char c)
 /*
  * Strict standard base64 (RFC 4648 4, padded; no whitespace), which x5c
  * requires (RFC 7517 4.7: "base64-encoded (Section 4 of [RFC4648] -- not
- * base64url-encoded)"). *out is mc_malloc'd.
+ * base64url-encoded)"). *out is mc_malloc'd. what names s in errors.
  */
 static int
-b64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen)
+b64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen,
+    const char *what, struct mc_err *e)
 {
 	unsigned char *d;
 	size_t i, o = 0, pad = 0;
@@ -60,17 +61,19 @@ b64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen)
 	int v;
 
 	if (len == 0 || len % 4 != 0)
-		return -1;
+		goto bad;
 	if (s[len - 1] == '=')
 		pad = s[len - 2] == '=' ? 2 : 1;
-	if ((d = mc_malloc(len / 4 * 3)) == NULL)
+	if ((d = mc_malloc(len / 4 * 3)) == NULL) {
+		mc_err_set(e, MC_ST_NOMEM, 0, "%s: out of memory", what);
 		return -1;
+	}
 	for (i = 0; i < len; i++) {
 		if (i >= len - pad)
 			v = 0;
 		else if ((v = b64_value((unsigned char)s[i])) == -1) {
 			mc_free(d);
-			return -1;
+			goto bad;
 		}
 		acc = acc << 6 | (unsigned long)v;
 		if (i % 4 == 3) {
@@ -83,6 +86,11 @@ b64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen)
 	*out = d;
 	*outlen = o - pad;
 	return 0;
+bad:
+	mc_err_set(e, MC_ST_PARSE, 0, "%s: RFC 7517 4.7: x5c[0] is not padded "
+	    "standard base64%s", what, strcspn(s, "-_") < len ?
+	    " (base64url?)" : "");
+	return -1;
 }
 
 /* Base64 (url: base64url without padding, RFC 7515 2) of n bytes. */
@@ -151,6 +159,8 @@ jwk_from_cert(json_t *o, X509 *x, const char *what, struct mc_err *e)
 	int flen;
 
 	if ((pk = X509_get0_pubkey(x)) == NULL) {
+		if (spiffe_ossl_nomem())
+			goto nomem;
 		mc_err_set(e, MC_ST_PARSE, 0, "%s: unreadable public key",
 		    what);
 		return -1;
@@ -275,15 +285,13 @@ x5c_cert(json_t *k, const char *what, struct mc_err *e)
 	}
 	str = json_string_value(s);
 	slen = json_string_length(s);
-	if (b64_decode(str, slen, &der, &dlen) == -1) {
-		mc_err_set(e, MC_ST_PARSE, 0, "%s: RFC 7517 4.7: x5c[0] is "
-		    "not padded standard base64%s", what,
-		    strcspn(str, "-_") < slen ? " (base64url?)" : "");
+	if (b64_decode(str, slen, &der, &dlen, what, e) == -1)
 		return NULL;
-	}
 	p = der;
-	if ((x = d2i_X509(NULL, &p, (long)dlen)) == NULL ||
-	    p != der + dlen) {
+	if ((x = d2i_X509(NULL, &p, (long)dlen)) == NULL &&
+	    spiffe_ossl_nomem())
+		mc_err_set(e, MC_ST_NOMEM, 0, "%s: out of memory", what);
+	else if (x == NULL || p != der + dlen) {
 		mc_err_set(e, MC_ST_PARSE, 0, "%s: x5c[0]: %s", what,
 		    x == NULL ? "not a DER X.509 certificate" :
 		    "trailing bytes after the certificate");

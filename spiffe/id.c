@@ -128,6 +128,10 @@ td_check(const char *td, size_t tdlen, const char *kind, const char *s,
 	if (tdlen > MESHCA_TRUST_DOMAIN_MAX)
 		return bad(e, kind, s, len, "SPIFFE-ID 2.3: trust domain is "
 		    "longer than %d bytes", MESHCA_TRUST_DOMAIN_MAX);
+	/* Before ':' is taken for a port: "user:pw@host" is userinfo. */
+	if (memchr(td, '@', tdlen) != NULL)
+		return bad(e, kind, s, len, "SPIFFE-ID 2.1: trust domain has "
+		    "a userinfo part ('@')");
 	for (i = 0; i < tdlen; i++) {
 		c = (unsigned char)td[i];
 		if (is_td_char(c))
@@ -135,9 +139,6 @@ td_check(const char *td, size_t tdlen, const char *kind, const char *s,
 		if (c >= 'A' && c <= 'Z')
 			return bad(e, kind, s, len, "SPIFFE-ID 2.1: trust "
 			    "domain contains an uppercase letter");
-		if (c == '@')
-			return bad(e, kind, s, len, "SPIFFE-ID 2.1: trust "
-			    "domain has a userinfo part ('@')");
 		if (c == ':')
 			return bad(e, kind, s, len, "SPIFFE-ID 2.1: trust "
 			    "domain has a port (':')");

@@ -51,8 +51,10 @@ MESHCA_API enum meshca_status meshca_bundle_load_file(const char *path,
     struct meshca_error *err);
 
 /*
- * Federation: returns a new bundle holding the roots of a and b (each
- * keeps its trust domain). Neither input is changed.
+ * Federation: returns a new bundle holding the roots of a, then those of
+ * b, each keeping its trust domain (a root already present under the same
+ * trust domain is kept once). Neither input is changed; the new bundle's
+ * sequence and refresh hint are 0. MESHCA_ERR_USAGE, MESHCA_ERR_NOMEM.
  */
 MESHCA_API enum meshca_status meshca_bundle_merge(const struct meshca_bundle *a,
     const struct meshca_bundle *b, struct meshca_bundle **out,
@@ -74,18 +76,22 @@ MESHCA_API uint64_t meshca_bundle_sequence(const struct meshca_bundle *b);
 MESHCA_API int64_t meshca_bundle_refresh_hint(const struct meshca_bundle *b);
 
 /*
- * Writes the roots of trust_domain as a SPIFFE bundle JSON document
- * (one "x509-svid" JWK per root with its public key parameters and the
- * certificate in x5c; spiffe_sequence and spiffe_refresh_hint when
- * given as non-zero). *out is NUL-terminated, *outlen its length; free it
- * with meshca_free().
+ * Writes the roots of trust_domain (those tagged with it plus the untagged
+ * ones; NULL: all roots) as a SPIFFE bundle JSON document (one "x509-svid"
+ * JWK per root with its public key parameters and the certificate in x5c;
+ * spiffe_sequence and spiffe_refresh_hint when given as non-zero). *out is
+ * NUL-terminated, *outlen (NULL allowed) its length; free it with
+ * meshca_free(). Returns MESHCA_ERR_USAGE (b or out NULL, a bad trust
+ * domain, sequence above INT64_MAX, negative refresh_hint),
+ * MESHCA_ERR_REJECTED (a root whose key has no JWK form: not EC P-256,
+ * P-384, P-521, RSA or Ed25519), MESHCA_ERR_NOMEM.
  */
 MESHCA_API enum meshca_status meshca_bundle_write_spiffe_json(
     const struct meshca_bundle *b, const char *trust_domain, uint64_t sequence,
     int64_t refresh_hint, char **out, size_t *outlen, struct meshca_error *err);
 
-/* Writes the roots of trust_domain (NULL: all) as PEM; free with
- * meshca_free(). */
+/* Writes the same roots as PEM; free with meshca_free(). An empty set
+ * gives "". MESHCA_ERR_USAGE, MESHCA_ERR_NOMEM. */
 MESHCA_API enum meshca_status meshca_bundle_write_pem(
     const struct meshca_bundle *b, const char *trust_domain, char **out,
     size_t *outlen, struct meshca_error *err);

@@ -103,6 +103,31 @@ static const struct id_case cases[] = {
 	{ "spiffe://example.org/\xc3\xa9", "byte 0xc3" },
 	{ "spiffe://example.org/a\n", "byte 0x0a" },
 	{ "spiffe://example.org/a\x7f", "byte 0x7f" },
+	/*
+	 * The examples the SPIFFE project gives with its string-only
+	 * validation algorithm for SPIFFE-ID.md, every one.
+	 */
+	{ "", "empty" },
+	{ "spiffe://", "trust domain is empty" },
+	{ "spiffe:///", "trust domain is empty" },
+	{ "spiffe://Foo/bar", "uppercase" },
+	{ "spiffe://foo:bar", "port" },
+	{ "spiffe://foo/bar", NULL },
+	{ "spiffe://fo\xc3\xb6/bar", "trust domain contains byte 0xc3" },
+	{ "spiffe://foo/b\xc3\xa4r", "path contains byte 0xc3" },
+	{ "spiffe://foo/", "trailing '/'" },
+	{ "spiffe://foo", NULL },
+	{ "spiffe://foo.bar/Baz/buZ", NULL },
+	{ "spiffe://foo.bar/Baz/buZ/", "trailing '/'" },
+	{ "spiffe://foo.bar//buZ/", "empty segment" },
+	{ "spiffe://foo.bar/../buZ/", "'.' or '..' segment" },
+	{ "spiffe://foo.bar/..Baz/.buZ", NULL },
+	{ "spiffe://foo.bar/buZ/%2d", "percent" },
+	{ "Spiffe://foo.bar/Baz/buZ", "scheme is not lowercase" },
+	{ "spiffe://domain.test/path/validate?query=1", "query" },
+	{ "spiffe://domain.test/path/validate?#fragment-1", "query" },
+	{ "spiffe://domain.test:8080/path/validate", "port" },
+	{ "spiffe://user:password@test.org/path/validate", "userinfo" },
 };
 
 static void
