@@ -40,6 +40,12 @@ if [ ! -x "$MESHCA" ]; then
 	exit 1
 fi
 
+# The PKI is made with the openssl(1) command line: skip (77) without it.
+if ! command -v "${OPENSSL:-openssl}" >/dev/null 2>&1; then
+	echo "run.sh: no openssl command (apt-get install openssl): skipped"
+	exit 77
+fi
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/meshca-cli.XXXXXX") || exit 99
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
