@@ -7,6 +7,7 @@ every server runs on 127.0.0.1 and is stopped at the end."""
 import base64
 import json
 import os
+import random
 import signal
 import socket
 import sys
@@ -1080,6 +1081,96 @@ def test_rotate_token():
                "new token")
     finally:
         emu.stop()
+
+
+def test_hostile_bodies():
+    """Mutated protobuf, random JSON shapes and JSON patches: every answer
+    is a Status below 500 (fixed seed, so a failure reproduces)."""
+    rnd = random.Random(7)
+    c = EMU.client()
+    mkns("hostile")
+    seed = pb_envelope("Secret", pb_field(1, pb_field(1, "pb") +
+                                          pb_field(3, "hostile")) +
+                       pb_field(2, pb_field(1, "a") + pb_field(2, "b")))
+    bad = []
+    # Known traps first: wire-type confusion, non-object fields, patches
+    # on the root.
+    known = [
+        ("POST", SEC % "hostile", b"k8s\x00\x08\x01",
+         "application/vnd.kubernetes.protobuf"),
+        ("POST", SEC % "hostile", pb_envelope("Secret", b"\x0a\x02\x08\x01"),
+         "application/vnd.kubernetes.protobuf"),
+        ("POST", SEC % "hostile", pb_envelope("Secret", b"\x12\x02\x08\x01"),
+         "application/vnd.kubernetes.protobuf"),
+        ("POST", "/api/v1/namespaces", json.dumps(
+            {"metadata": {"name": "hs"}, "spec": "x"}), "application/json"),
+        ("PATCH", SEC % "hostile" + "/pb", json.dumps(
+            [{"op": "remove", "path": ""}]), "application/json-patch+json"),
+        ("PATCH", SEC % "hostile" + "/pb", json.dumps(
+            [{"op": "replace", "path": "/metadata", "value": 1}]),
+         "application/json-patch+json"),
+        ("PATCH", SEC % "hostile" + "/pb", json.dumps(
+            [{"op": "add", "path": 5, "value": 1}]),
+         "application/json-patch+json"),
+        ("PATCH", SEC % "hostile" + "/pb", json.dumps({"metadata": "x"}),
+         "application/merge-patch+json"),
+    ]
+    c.request("POST", SEC % "hostile", seed,
+              "application/vnd.kubernetes.protobuf")
+    for method, path, body, ctype in known:
+        r = c.request(method, path, body, ctype)
+        if not 400 <= r.status < 500:
+            bad.append((method, path, body, r))
+    for i in range(600):
+        b = bytearray(seed)
+        for _ in range(rnd.randint(1, 6)):
+            op = rnd.random()
+            if op < 0.5:
+                b[rnd.randrange(len(b))] = rnd.randrange(256)
+            elif op < 0.75:
+                b.insert(rnd.randrange(len(b) + 1), rnd.randrange(256))
+            elif len(b) > 1:
+                del b[rnd.randrange(len(b))]
+        r = c.request("POST", SEC % "hostile", bytes(b),
+                      "application/vnd.kubernetes.protobuf")
+        if r.status >= 500:
+            bad.append(("protobuf", bytes(b).hex(), r))
+    leaves = [None, 1, -1, 1.5, "x", "", [], {}, [1], {"a": 1}, True,
+              {"tls.crt": 1}]
+    fields = ["metadata", "name", "labels", "data", "type", "stringData",
+              "spec", "renewTime", "leaseDurationSeconds", "finalizers",
+              "ownerReferences", "generateName", "annotations",
+              "binaryData", "immutable"]
+
+    def shape(depth=0):
+        if depth > 2 or rnd.random() < 0.4:
+            return rnd.choice(leaves)
+        return {rnd.choice(fields): shape(depth + 1)
+                for _ in range(rnd.randint(1, 4))}
+    colls = [SEC % "hostile", "/api/v1/namespaces/hostile/configmaps",
+             LEASES % "hostile", "/api/v1/namespaces"]
+    for i in range(400):
+        body = shape()
+        if isinstance(body, dict) and isinstance(body.get("metadata"),
+                                                 dict):
+            body["metadata"]["name"] = "h%d" % (i % 20)
+        coll = rnd.choice(colls)
+        method = rnd.choice(["POST", "PUT", "PATCH"])
+        path = coll if method == "POST" else coll + "/h%d" % (i % 20)
+        ctype = "application/json" if method != "PATCH" else rnd.choice([
+            "application/merge-patch+json", "application/json-patch+json",
+            "application/strategic-merge-patch+json"])
+        if ctype == "application/json-patch+json":
+            body = [{"op": rnd.choice(["add", "remove", "replace", "move",
+                                       "copy", "test", "x"]),
+                     "path": rnd.choice(["", "/metadata", "/data/k",
+                                         "/metadata/labels/a", 5, "/-"]),
+                     "from": rnd.choice(["", "/metadata", "/type"]),
+                     "value": rnd.choice(leaves)}]
+        r = c.request(method, path, json.dumps(body), ctype)
+        if r.status >= 500 and b"should not be set" not in r.body:
+            bad.append((method, path, body, r))
+    check(not bad, "no 5xx for hostile bodies", bad[:3])
 
 
 def test_throughput():

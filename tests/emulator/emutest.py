@@ -23,7 +23,8 @@ import traceback
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-EMULATOR = os.path.join(HERE, "kube-apiserver-emulator")
+EMULATOR = os.environ.get("EMULATOR") or \
+    os.path.join(HERE, "kube-apiserver-emulator")
 PYTHON = os.environ.get("PYTHON3") or "/usr/bin/python3"
 if PYTHON in ("no", ""):
     PYTHON = "/usr/bin/python3"
