@@ -59,6 +59,7 @@ struct k8s_request {
 	bool too_big;
 	bool stalled;
 	bool reauthed;
+	bool finishing; /* on_done is running: cancel is a no-op */
 	uint64_t last_data_ms;
 	unsigned attempts;
 	int max_retries;
@@ -690,6 +691,7 @@ finish(struct k8s_client *c, struct k8s_request *r, struct k8s_response *resp)
 		easy_put(c, r->easy);
 		r->easy = NULL;
 	}
+	r->finishing = true;
 	if (!r->cancelled && r->o.on_done != NULL)
 		r->o.on_done(resp, r->o.arg);
 	json_decref(resp->body);
@@ -886,7 +888,7 @@ k8s_request_cancel(struct k8s_client *c, struct k8s_request *r)
 {
 	struct k8s_response resp;
 
-	if (r == NULL || r->cancelled)
+	if (r == NULL || r->cancelled || r->finishing)
 		return;
 	r->cancelled = true;
 	if (r->state == RQ_ACTIVE && c->in_perform) {

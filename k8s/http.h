@@ -159,7 +159,7 @@ struct k8s_request *k8s_request_start(struct k8s_client *c,
     const struct k8s_request_opts *opts, struct mc_err *e);
 
 /* Stops a request; its on_done is not called. Safe from any callback
- * including the request's own on_data. */
+ * including the request's own on_data; a no-op from its own on_done. */
 void k8s_request_cancel(struct k8s_client *c, struct k8s_request *r);
 
 /*

@@ -61,7 +61,10 @@ const char *k8s_obj_rv(const json_t *obj);
 struct k8s_request *k8s_get(struct k8s_client *c,
     const struct k8s_resource *res, const char *ns, const char *name,
     k8s_done_fn fn, void *arg, struct mc_err *e);
-/* POST; success is 201 (200 and 202 are accepted too). */
+/* POST; success is 201 (200 and 202 are accepted too). Writes are
+ * retried after a dropped connection or a 5xx, so a create the server
+ * did carry out before the connection died comes back AlreadyExists:
+ * treat that as "GET and reconcile" (kubernetes-api.md §4). */
 struct k8s_request *k8s_create(struct k8s_client *c,
     const struct k8s_resource *res, const char *ns, const json_t *obj,
     k8s_done_fn fn, void *arg, struct mc_err *e);

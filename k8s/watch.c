@@ -222,6 +222,10 @@ watch_done(const struct k8s_response *r, void *arg)
 	struct k8s_watch *w = arg;
 	struct k8s_response res = *r;
 
+	/* the request is ending: k8s_watch_stop() from a callback below
+	 * must neither cancel it nor free w */
+	w->req = NULL;
+	w->in_feed = true;
 	if (r->outcome == K8S_E_BAD_RESPONSE && w->parser.stopped) {
 		/* stopped by the reader: a clean end */
 		res.outcome = K8S_OK;
@@ -231,7 +235,6 @@ watch_done(const struct k8s_response *r, void *arg)
 	else if (r->outcome == K8S_OK &&
 	    k8s_watch_parser_finish(&w->parser, &res.err) == -1)
 		res.outcome = K8S_E_BAD_RESPONSE;
-	w->req = NULL;
 	if (w->on_end != NULL && !w->stopped)
 		w->on_end(&res, w->arg);
 	watch_free(w);
@@ -274,6 +277,8 @@ k8s_watch_stop(struct k8s_watch *w)
 	if (w == NULL || w->stopped)
 		return;
 	w->stopped = true;
+	/* no more events, even from the read being parsed right now */
+	w->parser.stopped = true;
 	if (w->req != NULL)
 		k8s_request_cancel(w->c, w->req);
 	w->req = NULL;

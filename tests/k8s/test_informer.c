@@ -445,6 +445,17 @@ lead_cb(struct k8s_elector *el, void *arg)
 	(*(int *)arg)++;
 }
 
+static bool
+all_done(const struct got *g, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!g[i].done)
+			return false;
+	return true;
+}
+
 /*
  * One thread, one client, one loop: two informers (ConfigMaps under a
  * selector, every Secret of the namespace), a leader election and 80
@@ -494,7 +505,10 @@ test_one_loop_drives_all(void **state)
 		    got_cb, &g[i], &e));
 		json_decref(obj);
 	}
-	RUN_UNTIL(ra.events >= 40 && rb.events >= 40 && led == 1);
+	/* a watch event may come before the answer to the write */
+	RUN_UNTIL(ra.events >= 40 && rb.events >= 40 && led == 1 &&
+	    k8s_client_pending(cl) <= 3);
+	RUN_UNTIL(all_done(g, 80));
 	for (i = 0; i < 80; i++) {
 		ok += g[i].done && g[i].outcome == K8S_OK;
 		got_reset(&g[i]);
@@ -510,12 +524,67 @@ test_one_loop_drives_all(void **state)
 	k8s_informer_free(b);
 }
 
+struct rawwatch {
+	struct k8s_watch *w;
+	int events, ends;
+	bool stop_in_event, stop_in_end;
+};
+
+static int
+raw_event(enum k8s_event_type t, json_t *obj, void *arg)
+{
+	struct rawwatch *rw = arg;
+
+	rw->events++;
+	if (rw->stop_in_event) {
+		k8s_watch_stop(rw->w);
+		rw->w = NULL;
+	}
+	return 0;
+}
+
+static void
+raw_end(const struct k8s_response *r, void *arg)
+{
+	struct rawwatch *rw = arg;
+
+	rw->ends++;
+	if (rw->stop_in_end)
+		k8s_watch_stop(rw->w); /* too late: a no-op */
+	rw->w = NULL;
+}
+
+/* A bare watch stopped from its own event callback and from its end. */
+static void
+test_watch_stop_in_callbacks(void **state)
+{
+	struct rawwatch a = { 0 }, b = { 0 };
+	struct mc_err e = { 0 };
+	const char *path = "/api/v1/namespaces/" NS "/configmaps?watch=1&"
+			   "labelSelector=app%3Dlw&timeoutSeconds=1";
+
+	a.stop_in_event = true;
+	a.w = k8s_watch_start(cl, path, 0, raw_event, raw_end, &a, &e);
+	assert_non_null(a.w);
+	b.stop_in_end = true;
+	b.w = k8s_watch_start(cl, path, 0, raw_event, raw_end, &b, &e);
+	assert_non_null(b.w);
+	/* synthetic ADDED events (RV unset), then the 1 s timeout */
+	RUN_UNTIL(b.ends == 1);
+	run_for(300);
+	assert_int_equal(a.events, 1);
+	assert_int_equal(a.ends, 0);
+	assert_true(b.events >= 3);
+	assert_int_equal(k8s_client_pending(cl), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_list_watch_bookmarks),
 		cmocka_unit_test(test_timeout_rewatch),
+		cmocka_unit_test(test_watch_stop_in_callbacks),
 		cmocka_unit_test(test_close_watches_and_reset),
 		cmocka_unit_test(test_relist_410_event),
 		cmocka_unit_test(test_relist_410_http),
