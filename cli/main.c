@@ -32,8 +32,11 @@ static const struct cli_cmd cmds[] = {
 
 /* The synopsis lines that are not commands, after the first line. */
 #define USAGE_GLOBAL "[--db path] [--json] command [arg ...]"
-#define USAGE_HELP "help [command]"
+#define USAGE_HELP "[command]"
 #define USAGE_META "--help | --version"
+
+/* Usage lines wrap before this column. */
+#define CLI_USAGE_COLS 79
 
 /* Longest "meshca NAME" given to a command as its argv[0]. */
 #define CLI_ARGV0_MAX 64
@@ -99,6 +102,52 @@ cli_exit_for(enum meshca_status st)
 }
 
 /*
+ * Prints one synopsis line, "LEADmeshca NAME ARGS" (NAME may be ""), wrapped before 80
+ * columns between words (never inside "[...]"), continuation lines
+ * indented to where ARGS start, as in meshca(1).
+ */
+static void
+print_synopsis(FILE *f, const char *lead, const char *name, const char *args)
+{
+	const char *p = args, *end;
+	size_t col, indent, len;
+	int depth;
+
+	fprintf(f, "%smeshca%s%s", lead, *name != '\0' ? " " : "", name);
+	col = strlen(lead) + strlen("meshca");
+	if (*name != '\0')
+		col += 1 + strlen(name);
+	indent = col + 1;
+	while (*p != '\0') {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		/* A word, or a bracketed group with its spaces. */
+		for (end = p, depth = 0; *end != '\0'; end++) {
+			if (*end == '[')
+				depth++;
+			else if (*end == ']')
+				depth--;
+			else if (*end == ' ' && depth <= 0)
+				break;
+		}
+		len = (size_t)(end - p);
+		if (col + 1 + len > CLI_USAGE_COLS && col > indent) {
+			fprintf(f, "\n%*s", (int)indent, "");
+			col = indent;
+		} else {
+			fputc(' ', f);
+			col++;
+		}
+		fprintf(f, "%.*s", (int)len, p);
+		col += len;
+		p = end;
+	}
+	fputc('\n', f);
+}
+
+/*
  * The whole usage text; its lines are, in order, the lines of the
  * SYNOPSIS of meshca(1).
  */
@@ -107,12 +156,11 @@ usage_all(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: meshca %s\n", USAGE_GLOBAL);
+	print_synopsis(f, "usage: ", "", USAGE_GLOBAL);
 	for (i = 0; i < NCMDS; i++)
-		fprintf(f, "       meshca %s %s\n", cmds[i].name,
-		    cmds[i].synopsis);
-	fprintf(f, "       meshca %s\n", USAGE_HELP);
-	fprintf(f, "       meshca %s\n", USAGE_META);
+		print_synopsis(f, "       ", cmds[i].name, cmds[i].synopsis);
+	print_synopsis(f, "       ", "help", USAGE_HELP);
+	print_synopsis(f, "       ", "", USAGE_META);
 }
 
 static void
@@ -140,7 +188,7 @@ cli_usage_cmd(const char *name)
 	if (c == NULL)
 		usage_all(stderr);
 	else
-		fprintf(stderr, "usage: meshca %s %s\n", c->name, c->synopsis);
+		print_synopsis(stderr, "usage: ", c->name, c->synopsis);
 	return CLI_EXIT_USAGE;
 }
 
@@ -153,7 +201,8 @@ cli_help_cmd(const char *name)
 		cli_warnx("help: no such command: %s", name);
 		return cli_usage_cmd("");
 	}
-	printf("usage: meshca %s %s\n%s\n", c->name, c->synopsis, c->summary);
+	print_synopsis(stdout, "usage: ", c->name, c->synopsis);
+	printf("%s\n", c->summary);
 	return CLI_EXIT_OK;
 }
 
