@@ -102,9 +102,9 @@ cli_exit_for(enum meshca_status st)
 }
 
 /*
- * Prints one synopsis line, "LEADmeshca NAME ARGS" (NAME may be ""), wrapped before 80
- * columns between words (never inside "[...]"), continuation lines
- * indented to where ARGS start, as in meshca(1).
+ * Prints one synopsis line, "LEADmeshca NAME ARGS" (NAME may be ""),
+ * wrapped before 80 columns between words (never inside "[...]"),
+ * continuation lines indented to where ARGS start, as in meshca(1).
  */
 static void
 print_synopsis(FILE *f, const char *lead, const char *name, const char *args)
