@@ -10,7 +10,7 @@
 #  - our allocations: re-run with MC_ALLOC_FAIL=N for N = 1, 2, ... until
 #    a run passes whole (allocation N is then past the last one the tests
 #    make; common/alloc.c fails the Nth and every later one);
-#  - OpenSSL's: the binary runs once with LIBMCOSSL.so preloaded to count
+#  - OpenSSL's and jansson's: the binary runs once with LIBMCOSSL.so preloaded to count
 #    libcrypto's allocations, then with MC_OSSL_FAIL=N for
 #    TORTURE_OSSL_RUNS values of N spread evenly over 1..count (default
 #    200; TORTURE_OSSL_RUNS=all walks every N).

@@ -1,11 +1,12 @@
 /*
- * ossl_fail.c: OpenSSL allocation-failure injection for `make
- * check-torture` (tools/torture.sh), loaded with LD_PRELOAD into a test
- * binary. A constructor installs CRYPTO_set_mem_functions() hooks before
- * main() runs, so every allocation libcrypto and libssl make is counted;
- * with MC_OSSL_FAIL=N in the environment, allocation N (counted from 1)
- * and every later one returns NULL, as common/alloc.c does for our own
- * with MC_ALLOC_FAIL. With MC_OSSL_COUNT_FILE=PATH the count is written
+ * ossl_fail.c: allocation-failure injection into the libraries we call,
+ * for `make check-torture` (tools/torture.sh), loaded with LD_PRELOAD
+ * into a test binary. A constructor installs CRYPTO_set_mem_functions()
+ * hooks for libcrypto and libssl and json_set_alloc_funcs() hooks for
+ * jansson before main() runs, so every allocation those libraries make
+ * is counted on one counter; with MC_OSSL_FAIL=N in the environment,
+ * allocation N (counted from 1) and every later one returns NULL, as
+ * common/alloc.c does for our own with MC_ALLOC_FAIL. With MC_OSSL_COUNT_FILE=PATH the count is written
  * to PATH at exit, which is how the driver learns how far to walk N.
  *
  * The environment is the driver's and trusted; a malformed number means
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 static atomic_ulong ossl_n;
@@ -61,6 +63,14 @@ ossl_free(void *p, const char *file, int line)
 	free(p);
 }
 
+static void *
+json_fail_malloc(size_t n)
+{
+	if (ossl_should_fail())
+		return NULL;
+	return malloc(n == 0 ? 1 : n);
+}
+
 static void __attribute__((destructor))
 ossl_fail_fini(void)
 {
@@ -89,4 +99,5 @@ ossl_fail_init(void)
 	 * the run would test nothing. */
 	if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free))
 		fprintf(stderr, "ossl_fail: CRYPTO_set_mem_functions failed\n");
+	json_set_alloc_funcs(json_fail_malloc, free);
 }
