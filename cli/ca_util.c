@@ -1,0 +1,167 @@
+/*
+ * ca_util.c: shared plumbing of the CA commands (see ca_util.h). Paths
+ * and durations come from the command line and are checked; files are
+ * written through a temporary name and renamed, so a reader never sees a
+ * half-written key or chain, and keys are created 0600 from the start.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/ca_util.h"
+#include "common/status.h"
+
+const char *
+cli_ca_db_path(const struct cli_global *g)
+{
+	return g->db != NULL ? g->db : CLI_DB_DEFAULT;
+}
+
+void
+cli_ca_kek_path(const struct cli_global *g, const char *kek, char *out,
+    size_t len)
+{
+	if (kek != NULL)
+		snprintf(out, len, "%s", kek);
+	else
+		snprintf(out, len, "%s.kek", cli_ca_db_path(g));
+}
+
+int
+cli_ca_fail(const char *cmd, const struct mc_err *e)
+{
+	cli_warnx("%s: %s", cmd, e->msg);
+	return cli_exit_for((enum meshca_status)e->status);
+}
+
+int
+cli_ca_open(const char *cmd, const struct cli_global *g, const char *kek,
+    bool create, struct store_db **db, struct ca_kek *kek_out)
+{
+	struct mc_err e = { 0 };
+	char kp[4096];
+
+	*db = NULL;
+	if (store_open(cli_ca_db_path(g), create ? STORE_CREATE : 0, db,
+	    &e) == -1)
+		return cli_ca_fail(cmd, &e);
+	if (kek_out == NULL)
+		return CLI_EXIT_OK;
+	cli_ca_kek_path(g, kek, kp, sizeof(kp));
+	if (create && access(kp, F_OK) == -1 && errno == ENOENT) {
+		if (ca_kek_create(kp, kek_out, &e) == -1)
+			goto fail;
+		return CLI_EXIT_OK;
+	}
+	if (ca_kek_load(kp, kek_out, &e) == -1)
+		goto fail;
+	return CLI_EXIT_OK;
+fail:
+	store_close(*db);
+	*db = NULL;
+	return cli_ca_fail(cmd, &e);
+}
+
+int
+cli_parse_duration(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+	int64_t mul = 1;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || v <= 0)
+		return -1;
+	if (*end != '\0') {
+		if (end[1] != '\0')
+			return -1;
+		switch (*end) {
+		case 's':
+			break;
+		case 'm':
+			mul = 60;
+			break;
+		case 'h':
+			mul = 3600;
+			break;
+		case 'd':
+			mul = 86400;
+			break;
+		case 'y':
+			mul = 365 * 86400LL;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (v > INT64_MAX / mul / 2)
+		return -1;
+	*out = (int64_t)v * mul;
+	return 0;
+}
+
+int
+cli_write_file(const char *dir, const char *name, const void *p, size_t len,
+    mode_t mode, struct mc_err *e)
+{
+	char path[4096], tmp[4200];
+	const char *s = p;
+	ssize_t n;
+	size_t off = 0;
+	int fd;
+
+	if (dir != NULL)
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+	else
+		snprintf(path, sizeof(path), "%s", name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd == -1) {
+		mc_err_set(e, MC_ST_IO, 0, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (off < len) {
+		n = write(fd, s + off, len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto fail;
+		off += (size_t)n;
+	}
+	if (fchmod(fd, mode) == -1 || fsync(fd) == -1)
+		goto fail;
+	close(fd);
+	if (rename(tmp, path) == -1) {
+		mc_err_set(e, MC_ST_IO, 0, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+fail:
+	mc_err_set(e, MC_ST_IO, 0, "%s: %s", path, strerror(errno));
+	close(fd);
+	unlink(tmp);
+	return -1;
+}
+
+const char *
+cli_ca_actor(void)
+{
+	static char actor[96];
+	struct passwd *pw = getpwuid(getuid());
+
+	if (pw != NULL)
+		snprintf(actor, sizeof(actor), "cli:%s", pw->pw_name);
+	else
+		snprintf(actor, sizeof(actor), "cli:uid=%ld", (long)getuid());
+	return actor;
+}

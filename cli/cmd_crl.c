@@ -1,0 +1,108 @@
+/*
+ * cmd_crl.c: "meshca crl" signs the next CRL of every authority of the
+ * trust domain that still has valid leaves in the field (active and
+ * retiring), each with its next CRL number, and writes them as one PEM
+ * file (stdout, or --out with mode 0644).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ca/authority.h"
+#include "ca/crl.h"
+#include "cli/ca_util.h"
+#include "common/status.h"
+#include "store/authorities.h"
+
+int
+cli_cmd_crl(int argc, char *argv[], const struct cli_global *g)
+{
+	static const struct option longopts[] = {
+		{ "validity", required_argument, NULL, 'v' },
+		{ "kek", required_argument, NULL, 'K' },
+		{ "trust-domain", required_argument, NULL, 'T' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *kek = NULL, *td = CA_DEFAULT_TRUST_DOMAIN, *out = NULL;
+	int64_t validity = CA_CRL_VALIDITY_DEFAULT, now = (int64_t)time(NULL);
+	struct store_authority *v = NULL;
+	struct ca_authority *a = NULL;
+	struct store_db *db = NULL;
+	struct ca_kek k;
+	struct mc_buf pem;
+	struct mc_err e = { 0 };
+	size_t n = 0, i, ncrl = 0;
+	int ch, rc;
+
+	memset(&k, 0, sizeof(k));
+	mc_buf_init(&pem, 1 << 26);
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'v':
+			if (cli_parse_duration(optarg, &validity) == -1) {
+				cli_warnx("crl: --validity %s: expected a "
+				    "duration such as 24h", optarg);
+				return cli_usage_cmd("crl");
+			}
+			break;
+		case 'K':
+			kek = optarg;
+			break;
+		case 'T':
+			td = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'h':
+			return cli_help_cmd("crl");
+		default:
+			return cli_usage_cmd("crl");
+		}
+	}
+	if (optind != argc) {
+		cli_warnx("crl: unexpected argument %s", argv[optind]);
+		return cli_usage_cmd("crl");
+	}
+	if ((rc = cli_ca_open("crl", g, kek, false, &db, &k)) != CLI_EXIT_OK)
+		return rc;
+	if (store_authority_list(db, td, &v, &n, &e) == -1)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (v[i].state != STORE_AUTH_ACTIVE &&
+		    v[i].state != STORE_AUTH_RETIRING)
+			continue;
+		if (ca_authority_load(db, &k, v[i].id, &a, &e) == -1 ||
+		    ca_crl_issue(db, a, now, validity, cli_ca_actor(), &pem,
+		    &e) == -1)
+			goto fail;
+		ca_authority_free(a);
+		a = NULL;
+		ncrl++;
+	}
+	if (ncrl == 0) {
+		mc_err_set(&e, MC_ST_REJECTED, 0, "trust domain %s has no "
+		    "active authority in %s", td, cli_ca_db_path(g));
+		goto fail;
+	}
+	if (out != NULL) {
+		if (cli_write_file(NULL, out, pem.data, pem.len, 0644, &e) ==
+		    -1)
+			goto fail;
+	} else
+		fwrite(pem.data, 1, pem.len, stdout);
+	rc = CLI_EXIT_OK;
+	goto done;
+fail:
+	rc = cli_ca_fail("crl", &e);
+done:
+	mc_buf_free(&pem);
+	store_authority_list_free(v, n);
+	ca_authority_free(a);
+	ca_kek_clear(&k);
+	store_close(db);
+	return rc;
+}
