@@ -439,6 +439,7 @@ meshca_bundle_merge(const struct meshca_bundle *a,
 	}
 	if ((m = spiffe_bundle_new(&e)) == NULL)
 		return spiffe_api_error(&e, err);
+	ERR_set_mark();
 	for (k = 0; k < 2; k++)
 		for (i = 0; i < in[k]->nroots; i++)
 			if (spiffe_bundle_add_root(m, in[k]->roots[i].x,
@@ -446,9 +447,11 @@ meshca_bundle_merge(const struct meshca_bundle *a,
 				goto fail;
 	if (spiffe_bundle_seal(m, &e) == -1)
 		goto fail;
+	ERR_pop_to_mark();
 	*out = m;
 	return MESHCA_OK;
 fail:
+	ERR_pop_to_mark();
 	meshca_bundle_free(m);
 	return spiffe_api_error(&e, err);
 }
@@ -506,6 +509,7 @@ meshca_bundle_write_spiffe_json(const struct meshca_bundle *b,
     char **out, size_t *outlen, struct meshca_error *err)
 {
 	struct mc_err e;
+	int rc;
 
 	mc_err_clear(&e);
 	if (b == NULL || out == NULL) {
@@ -513,10 +517,11 @@ meshca_bundle_write_spiffe_json(const struct meshca_bundle *b,
 		    " b or out is NULL");
 		return spiffe_api_error(&e, err);
 	}
-	if (spiffe_bundle_write_json(b, trust_domain, sequence, refresh_hint,
-	    out, outlen, &e) == -1)
-		return spiffe_api_error(&e, err);
-	return MESHCA_OK;
+	ERR_set_mark();
+	rc = spiffe_bundle_write_json(b, trust_domain, sequence, refresh_hint,
+	    out, outlen, &e);
+	ERR_pop_to_mark();
+	return rc == -1 ? spiffe_api_error(&e, err) : MESHCA_OK;
 }
 
 MESHCA_API enum meshca_status

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -647,6 +648,41 @@ test_usage(void **state)
 	free(s);
 }
 
+/* A failing call leaves the caller's OpenSSL error queue as it was. */
+static void
+test_error_queue(void **state)
+{
+	struct pki *p = *state;
+	struct meshca_bundle *b = NULL;
+	struct meshca_error err;
+	unsigned long mine;
+	char *s = pem(&p->leaf, 1), *out;
+	static const char *junk[] = { "-----BEGIN CERTIFICATE-----\nAAA",
+		"junk", "{\"keys\": [{\"use\": \"x509-svid\", \"kty\": "
+		"\"EC\", \"x5c\": [\"MAA=\"]}]}" };
+	size_t i;
+
+	ERR_clear_error();
+	ERR_raise(ERR_LIB_USER, 42);
+	mine = ERR_peek_last_error();
+	for (i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		assert_int_equal(meshca_bundle_parse(junk[i], strlen(junk[i]),
+		    "td", &b, &err), MESHCA_ERR_PARSE);
+		assert_int_equal(ERR_peek_last_error(), mine);
+	}
+	assert_int_equal(meshca_bundle_parse(s, strlen(s), "td", &b, &err),
+	    MESHCA_ERR_REJECTED);
+	assert_int_equal(ERR_peek_last_error(), mine);
+	b = load_pem(p->root, NKEYS, "td");
+	assert_int_equal(meshca_bundle_write_spiffe_json(b, "td", 1, 1, &out,
+	    NULL, &err), MESHCA_OK);
+	meshca_free(out);
+	meshca_bundle_free(b);
+	assert_int_equal(ERR_get_error(), mine);
+	assert_int_equal(ERR_get_error(), 0);
+	free(s);
+}
+
 static void *
 hammer(void *arg)
 {
@@ -694,6 +730,7 @@ main(void)
 		cmocka_unit_test(test_corpus),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_usage),
+		cmocka_unit_test(test_error_queue),
 		cmocka_unit_test(test_refcount),
 	};
 
