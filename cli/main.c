@@ -26,6 +26,20 @@ static const struct cli_cmd cmds[] = {
 	    "verify an X.509-SVID chain and print its SPIFFE ID" },
 	/* CA commands (init, issue, sign, revoke, list, show, crl, bundle,
 	 * rotate-root) go here, one line each. */
+	{ "init", cli_cmd_init, "[--trust-domain td] [--key-type type] "
+	    "[--lifetime duration] [--kek path] [--import dir]",
+	    "create the CA database, its KEK and a root (or import a CA)" },
+	{ "issue", cli_cmd_issue, "[--id spiffe-id | --ns namespace --sa "
+	    "account | --batch file] [--ttl duration] [--key-type type] "
+	    "[--dns name] ... [--trust-domain td] [--kek path] --out-dir dir",
+	    "issue X.509-SVIDs with new keys and record them" },
+	{ "revoke", cli_cmd_revoke, "[--reason reason] serial",
+	    "revoke a certificate by serial number" },
+	{ "crl", cli_cmd_crl, "[--validity duration] [--trust-domain td] "
+	    "[--kek path] [--out file]",
+	    "sign and print the certificate revocation lists" },
+	{ "bundle", cli_cmd_bundle, "[--spiffe] [--trust-domain td]",
+	    "print the trust bundle" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
