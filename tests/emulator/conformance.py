@@ -307,6 +307,26 @@ def test_create_rules():
 
 # --- §4 updates --------------------------------------------------------------
 
+def test_unknown_fields_dropped():
+    ns = "unknown"
+    mkns(ns)
+    r = expect(C.post(SEC % ns, {"metadata": {"name": "u", "colour": "red",
+                                              "labels": None},
+                                 "data": None, "extra": {"x": 1}}),
+               201, "unknown fields")
+    warns = r.headers.getheader("Warning") or ""
+    check("extra" not in r.json and "colour" not in r.json["metadata"] and
+          "data" not in r.json and "labels" not in r.json["metadata"],
+          "unknown fields and nulls dropped", r.json)
+    check('299 - "unknown field \\"extra\\""' in warns or
+          "unknown field" in warns, "Warning header", warns)
+    r = expect(C.post(LEASES % ns, {"metadata": {"name": "l"}, "spec": {
+        "holderIdentity": None, "colour": 1,
+        "leaseDurationSeconds": 10}}), 201, "lease").json
+    check(r["spec"] == {"leaseDurationSeconds": 10}, "lease spec pruned",
+          r["spec"])
+
+
 def test_put_rules():
     ns = "put"
     mkns(ns)
@@ -1021,6 +1041,9 @@ def test_close_watches_pause_stats():
     t.join(5)
     check(result["r"].status == 200 and result["t"] >= 0.45,
           "answered after resume", result)
+    # a request is counted just after its answer is sent
+    wait_for(lambda: c.request("GET", "/_emulator/stats").json["requests"]
+             .get("list namespaces 200", 0) >= 1, 2)
     st = c.request("GET", "/_emulator/stats").json
     check(st["requests"].get("list namespaces 200", 0) >= 1 and
           st["by_verb"]["watch"] >= 1 and st["by_code"]["200"] > 10,
