@@ -5,10 +5,12 @@
  * handlers do nothing else), so SIGHUP (reload) and SIGTERM/SIGINT
  * (graceful stop, exit 0) are handled as ordinary events in one thread.
  *
- * The controller (k8s/ watches -> ca/ -> Secrets, leader election) is
- * the next stage; the places it plugs in are marked CONTROLLER HOOK.
- * Until then meshcad runs honestly without it: /healthz answers 200,
- * /readyz answers 503 "controller not running", and nothing is issued.
+ * The controller (controller.c: k8s/ watches -> ca/ -> Secrets, leader
+ * election) runs on this same thread: the loop gives it a slice of at
+ * most MESHCAD_SLICE_MS, then reads the self-pipe. When it cannot start
+ * (no Kubernetes configuration, an unusable ledger) meshcad says so,
+ * stays unready (/readyz 503 "controller not running") and tries again
+ * every MESHCAD_RETRY_S seconds.
  *
  * Trusted input: the command line and the configuration file (checked
  * by config.c); nothing else is read.
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -29,11 +32,15 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "daemon/config.h"
+#include "daemon/controller.h"
 #include "daemon/health.h"
 #include "daemon/metrics.h"
 
 #define MESHCAD_TICK_MS 1000   /* main loop wake-up, heartbeat period */
 #define MESHCAD_STALE_AFTER 30 /* seconds without a tick: /healthz 503 */
+#define MESHCAD_SLICE_MS 100   /* controller slice between signal checks */
+#define MESHCAD_RETRY_S 30     /* controller start retry period */
+#define MESHCAD_DRAIN_MS 5000  /* SIGTERM: wait this long for writes */
 
 static int sigpipe_w = -1; /* write end of the self-pipe */
 
@@ -42,6 +49,8 @@ struct meshcad {
 	struct daemon_config *cfg;
 	struct meshcad_metrics *metrics;
 	struct daemon_health *health;
+	struct daemon_controller *ctl; /* NULL until it could start */
+	time_t ctl_retry;	       /* when to try starting it again */
 	int sig_r; /* read end of the self-pipe */
 };
 
@@ -186,8 +195,10 @@ reload(struct meshcad *d)
 	daemon_config_free(d->cfg);
 	d->cfg = n;
 	mc_log_set(d->cfg->log_format, d->cfg->log_level);
-	/* CONTROLLER HOOK: hand d->cfg to the controller (rotation
-	 * thresholds, namespace scope, key type take effect from here). */
+	/* Rotation thresholds, namespace scope and key type take effect
+	 * from here. */
+	if (d->ctl != NULL)
+		daemon_controller_set_config(d->ctl, d->cfg);
 	daemon_metric_inc(d->metrics->config_reloads, "success");
 	mc_log_info("configuration reloaded: %d setting%s changed", changed,
 	    changed == 1 ? "" : "s");
@@ -201,26 +212,56 @@ set_ready(struct meshcad *d, bool ready, const char *reason)
 	daemon_metric_set(d->metrics->ready, NULL, ready ? 1 : 0);
 }
 
+static void
+controller_start(struct meshcad *d)
+{
+	struct mc_err e;
+
+	if (d->ctl != NULL || time(NULL) < d->ctl_retry)
+		return;
+	mc_err_clear(&e);
+	if ((d->ctl = daemon_controller_new(d->cfg, d->metrics, &e)) ==
+	    NULL) {
+		d->ctl_retry = time(NULL) + MESHCAD_RETRY_S;
+		mc_log_warnx("controller not available: %s; no certificates "
+		    "will be issued; /readyz answers 503 (retrying in %d s)",
+		    e.msg, MESHCAD_RETRY_S);
+		set_ready(d, false, "controller not running");
+		return;
+	}
+	mc_log_info("controller started: CA namespace %s, lease %s",
+	    d->cfg->ca_namespace, "meshca-leader");
+}
+
 /* Returns when SIGTERM or SIGINT arrives. */
 static void
 run(struct meshcad *d)
 {
 	struct pollfd pfd;
 	unsigned char sig;
+	const char *why;
+	struct mc_err e;
 	ssize_t n;
-	bool stop = false;
+	bool stop = false, ready;
+	int wait_ms;
 
 	pfd.fd = d->sig_r;
 	pfd.events = POLLIN;
 	while (!stop) {
 		daemon_health_heartbeat(d->health);
-		/*
-		 * CONTROLLER HOOK: the controller's own threads run the
-		 * watches and the rotation scheduler; here the loop will
-		 * copy its state into readiness and the gauges, e.g.
-		 * set_ready(d, synced && (leader || standby_ready), reason).
-		 */
-		if (poll(&pfd, 1, MESHCAD_TICK_MS) == -1) {
+		controller_start(d);
+		wait_ms = MESHCAD_TICK_MS;
+		if (d->ctl != NULL) {
+			/* The controller's loop waits for the network; the
+			 * signal pipe is looked at after each slice. */
+			if (daemon_controller_run_once(d->ctl,
+			    MESHCAD_SLICE_MS, &e) == -1)
+				mc_fatalx("controller: %s", e.msg);
+			ready = daemon_controller_ready(d->ctl, &why);
+			set_ready(d, ready, why);
+			wait_ms = 0;
+		}
+		if (poll(&pfd, 1, wait_ms) == -1) {
 			if (errno == EINTR)
 				continue;
 			mc_fatal("poll");
@@ -320,28 +361,29 @@ main(int argc, char *argv[])
 	}
 
 	/*
-	 * CONTROLLER HOOK: start the controller here (k8s client from
-	 * d.cfg->kubeconfig or in-cluster, ledger at d.cfg->db, leader
-	 * election on Lease meshca-leader in d.cfg->ca_namespace). It is
-	 * not part of this build, so say so and stay unready.
+	 * The controller: k8s client from d.cfg->kubeconfig or in-cluster,
+	 * ledger at d.cfg->db, leader election on Lease meshca-leader in
+	 * d.cfg->ca_namespace (run() starts it, and retries).
 	 */
 	set_ready(&d, false, "controller not running");
-	mc_log_warnx("controller not available in this build: no "
-		     "certificates will be issued; /readyz answers 503");
 
 	run(&d);
 
-	/*
-	 * CONTROLLER HOOK: stop the controller: finish the work in hand,
-	 * release the Lease (so a standby takes over at once), close the
-	 * ledger.
-	 */
+	/* Finish the writes in hand, give the Lease up (so a standby takes
+	 * over at once), close the ledger. */
 	set_ready(&d, false, "shutting down");
+	if (d.ctl != NULL) {
+		daemon_controller_stop(d.ctl, MESHCAD_DRAIN_MS);
+		daemon_controller_free(d.ctl);
+		d.ctl = NULL;
+		mc_log_info("lease released, ledger closed");
+	}
 	daemon_health_stop(d.health);
 	d.health = NULL;
 	mc_log_info("meshcad stopped");
 	rc = 0;
 out:
+	daemon_controller_free(d.ctl);
 	daemon_health_stop(d.health);
 	meshcad_metrics_free(d.metrics);
 	daemon_config_free(d.cfg);

@@ -1,0 +1,2017 @@
+/*
+ * controller.c: meshcad's reconcile loop (see controller.h). One thread,
+ * one Kubernetes client: informers keep caches of Namespaces,
+ * ServiceAccounts, meshca's Secrets and ConfigMaps; every change puts a
+ * key ("sa" ns/name, or "cm" ns) on a work queue with per-key dedup; the
+ * leader takes keys off the queue and compares the cluster with what it
+ * should be, writing with many requests in flight at once. A key whose
+ * write failed comes back after a per-key backoff; a key whose leaf
+ * nears its end comes back at its renewal time (scheduler.h).
+ *
+ * Trusted input: the configuration. Everything read from the API server
+ * is checked before use (publish.c judges Secrets; the CA Secret must
+ * hold a CA whose key matches and whose chain verifies; a CRL must be
+ * signed by our authority). Key material goes only into Secret bodies
+ * sent to the API server and into the ledger sealed under the KEK; it is
+ * never logged.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include <meshca/bundle.h>
+#include <meshca/id.h>
+#include <meshca/svid.h>
+
+#include "ca/authority.h"
+#include "ca/crl.h"
+#include "ca/issue.h"
+#include "ca/kek.h"
+#include "ca/rotate.h"
+#include "common/alloc.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "daemon/controller.h"
+#include "daemon/publish.h"
+#include "daemon/scheduler.h"
+#include "daemon/scope.h"
+#include "k8s/backoff.h"
+#include "k8s/config.h"
+#include "k8s/http.h"
+#include "k8s/informer.h"
+#include "k8s/lease.h"
+#include "k8s/rest.h"
+#include "store/authorities.h"
+#include "store/certs.h"
+#include "store/db.h"
+
+#define CTL_TICK_MS 250		/* scheduler scan period */
+#define CTL_MAX_INFLIGHT 64	/* concurrent writes */
+#define CTL_BATCH 512		/* keys taken per loop turn */
+#define CTL_RETRY_BASE_MS 500
+#define CTL_RETRY_CAP_MS 30000
+#define CTL_REQUEUE_MS 300	/* after a 409: let the watch catch up */
+#define CTL_ROOT_LIFETIME (10 * 365 * 86400LL)
+#define CTL_ROOT_WARN (90 * 86400LL) /* loud warning before root expiry */
+#define CTL_CRL_VALIDITY CA_CRL_VALIDITY_DEFAULT
+#define CTL_PEM_MAX (1u << 20)
+#define CTL_CRL_MAX (16u << 20)
+#define CTL_REASON_CESSATION 5	/* RFC 5280 5.3.1 cessationOfOperation */
+#define CTL_REASON_SUPERSEDED 4 /* RFC 5280 5.3.1 superseded */
+
+enum item_kind { ITEM_SA, ITEM_CM };
+
+/* Why a leaf is being (re)issued. */
+enum cause {
+	CAUSE_NEW = 0,
+	CAUSE_CHECK,   /* the Secret failed a check: a restore */
+	CAUSE_ROTATE,  /* renewal time reached */
+	CAUSE_ROOT,    /* the bundle changed */
+	CAUSE_REVOKED  /* an operator revoked the leaf */
+};
+
+struct item {
+	struct item *hnext; /* hash chain */
+	struct item *qnext; /* queue link */
+	enum item_kind kind;
+	char *key;	     /* "sa:ns/name" or "cm:ns" */
+	char *ns;
+	char *name;	     /* the account; NULL for cm */
+	bool queued;
+	bool inflight;
+	bool dirty;	     /* changed while in flight: run again */
+	bool seen_valid;     /* had a valid Secret: a missing one is a restore */
+	bool force;	     /* reissue even if valid (revoked on request) */
+	bool swept;	     /* ledger superseded once this run */
+	struct k8s_request *req;
+	uint64_t retry_due;  /* monotonic ms; 0: none */
+	struct k8s_backoff bo;
+	int64_t renew_at;    /* Unix s; 0: unknown */
+	int64_t not_after;
+	/* the write in flight */
+	enum cause cause;
+	enum daemon_check check;
+	uint64_t started_ms;
+	char new_serial[CA_SERIAL_HEX];
+	char old_serial[40];
+	int64_t new_nb, new_na;
+	struct daemon_controller *ctl;
+};
+
+struct pending_revoke {
+	char serial[CA_SERIAL_HEX];
+	int64_t due;
+};
+
+struct daemon_controller {
+	struct daemon_config *cfg;
+	struct meshcad_metrics *m;
+	struct daemon_selector *sel;
+	char *ca_ns, *td, *identity, *actor;
+
+	struct k8s_config *kcfg;
+	struct k8s_client *cl;
+	struct k8s_informer *ns_inf, *sa_inf, *sec_inf, *cm_inf, *rev_inf;
+	struct k8s_elector *el;
+	struct k8s_timer tick;
+
+	struct store_db *db;
+	struct ca_kek kek;
+
+	/* CA state */
+	enum { CA_FETCH, CA_WAIT, CA_READY } ca_state;
+	struct k8s_backoff ca_bo;
+	struct k8s_timer ca_timer;
+	struct ca_authority *auth;
+	struct ca_signer *signer;
+	struct ca_issuer *issuer;
+	struct meshca_verifier *verifier;
+	char *root_pem;	   /* the bundle, PEM */
+	char *bundle_json; /* the bundle, SPIFFE JSON */
+	char *chain_pem;   /* what follows a leaf */
+	char *crl_pem;
+	int64_t crl_this, crl_next;
+	bool crl_dirty;
+
+	/* work */
+	struct item **tab;
+	size_t tabsz, nitems;
+	struct item *qhead, *qtail;
+	size_t nqueued, ninflight;
+	struct pending_revoke *pend;
+	size_t npend, pendcap;
+
+	bool leader;
+	bool synced;
+	bool stopping;
+	uint64_t last_tick;
+	int64_t root_warned;
+	struct k8s_informer_stats last_stats[5];
+};
+
+static void enqueue(struct daemon_controller *c, struct item *it);
+static void full_resync(struct daemon_controller *c);
+
+static int64_t
+now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* ---- items: hash table and queue ---------------------------------- */
+
+static struct item *
+item_find(struct daemon_controller *c, const char *key)
+{
+	struct item *it;
+
+	for (it = c->tab[daemon_hash(key) & (c->tabsz - 1)]; it != NULL;
+	    it = it->hnext)
+		if (strcmp(it->key, key) == 0)
+			return it;
+	return NULL;
+}
+
+static void
+tab_grow(struct daemon_controller *c)
+{
+	struct item **nt, *it, *next;
+	size_t i, nsz = c->tabsz * 2, h;
+
+	if ((nt = mc_calloc(nsz, sizeof(*nt))) == NULL)
+		return; /* keep the longer chains */
+	for (i = 0; i < c->tabsz; i++)
+		for (it = c->tab[i]; it != NULL; it = next) {
+			next = it->hnext;
+			h = daemon_hash(it->key) & (nsz - 1);
+			it->hnext = nt[h];
+			nt[h] = it;
+		}
+	mc_free(c->tab);
+	c->tab = nt;
+	c->tabsz = nsz;
+}
+
+static struct item *
+item_get(struct daemon_controller *c, enum item_kind kind, const char *ns,
+    const char *name)
+{
+	char key[600];
+	struct item *it;
+	size_t h;
+	int n;
+
+	n = snprintf(key, sizeof(key), "%s:%s/%s", kind == ITEM_SA ? "sa" :
+	    "cm", ns, name != NULL ? name : "");
+	if (n < 0 || (size_t)n >= sizeof(key))
+		return NULL;
+	if ((it = item_find(c, key)) != NULL)
+		return it;
+	if ((it = mc_calloc(1, sizeof(*it))) == NULL ||
+	    (it->key = mc_strdup(key)) == NULL ||
+	    (it->ns = mc_strdup(ns)) == NULL ||
+	    (name != NULL && (it->name = mc_strdup(name)) == NULL)) {
+		if (it != NULL) {
+			mc_free(it->key);
+			mc_free(it->ns);
+		}
+		mc_free(it);
+		mc_log_warnx("work queue: out of memory for %s", key);
+		return NULL;
+	}
+	it->kind = kind;
+	it->ctl = c;
+	k8s_backoff_init(&it->bo, CTL_RETRY_BASE_MS, CTL_RETRY_CAP_MS);
+	if (c->nitems + 1 > c->tabsz)
+		tab_grow(c);
+	h = daemon_hash(key) & (c->tabsz - 1);
+	it->hnext = c->tab[h];
+	c->tab[h] = it;
+	c->nitems++;
+	return it;
+}
+
+static void
+enqueue(struct daemon_controller *c, struct item *it)
+{
+	if (it == NULL)
+		return;
+	if (it->inflight) {
+		it->dirty = true;
+		return;
+	}
+	if (it->queued)
+		return;
+	it->queued = true;
+	it->qnext = NULL;
+	if (c->qtail != NULL)
+		c->qtail->qnext = it;
+	else
+		c->qhead = it;
+	c->qtail = it;
+	c->nqueued++;
+}
+
+static struct item *
+dequeue(struct daemon_controller *c)
+{
+	struct item *it = c->qhead;
+
+	if (it == NULL)
+		return NULL;
+	c->qhead = it->qnext;
+	if (c->qhead == NULL)
+		c->qtail = NULL;
+	it->queued = false;
+	it->qnext = NULL;
+	c->nqueued--;
+	return it;
+}
+
+static void
+enqueue_sa(struct daemon_controller *c, const char *ns, const char *sa)
+{
+	if (ns != NULL && sa != NULL)
+		enqueue(c, item_get(c, ITEM_SA, ns, sa));
+}
+
+static void
+enqueue_cm(struct daemon_controller *c, const char *ns)
+{
+	if (ns != NULL)
+		enqueue(c, item_get(c, ITEM_CM, ns, NULL));
+}
+
+/* Retry later with the item's own backoff (jittered, capped). */
+static void
+retry_later(struct daemon_controller *c, struct item *it, uint64_t ms)
+{
+	(void)c;
+	if (ms == 0)
+		ms = k8s_backoff_next(&it->bo);
+	it->retry_due = k8s_now_ms() + (ms > 0 ? ms : 1);
+}
+
+/* ---- metrics helpers ------------------------------------------------ */
+
+static void
+count_api_error(struct daemon_controller *c, const struct k8s_response *r)
+{
+	char code[24];
+
+	if (r->http_code > 0)
+		snprintf(code, sizeof(code), "%ld", r->http_code);
+	else
+		snprintf(code, sizeof(code), "transport");
+	daemon_metric_inc(c->m->api_errors, code);
+}
+
+/* ---- the ledger ------------------------------------------------------ */
+
+/* Records a leaf found in the cluster (issued by another replica, or by
+ * us before the ledger was lost) so that it can be revoked. */
+static void
+ledger_import(struct daemon_controller *c, const char *pem, size_t len,
+    const char *spiffe_id, const char *ns, const char *sa)
+{
+	struct store_cert row;
+	struct daemon_secret_info info;
+	struct mc_err e;
+	BIO *b = NULL;
+	X509 *x = NULL;
+	bool found = false;
+
+	memset(&row, 0, sizeof(row));
+	if ((b = BIO_new_mem_buf(pem, (int)len)) == NULL ||
+	    (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) == NULL ||
+	    ca_cert_serial_hex(x, info.serial, NULL) == -1 ||
+	    ca_time_from_asn1(X509_get0_notBefore(x), &info.not_before) ==
+	    -1 ||
+	    ca_time_from_asn1(X509_get0_notAfter(x), &info.not_after) == -1)
+		goto out;
+	if (store_cert_get(c->db, info.serial, &row, &found, &e) == -1 ||
+	    found)
+		goto out;
+	memset(&row, 0, sizeof(row));
+	row.serial = info.serial;
+	row.spiffe_id = (char *)spiffe_id;
+	row.namespace_ = (char *)ns;
+	row.service_account = (char *)sa;
+	row.not_before = info.not_before;
+	row.not_after = info.not_after;
+	row.issued_at = info.not_before;
+	row.authority_id = c->auth->id;
+	row.cert_pem = (char *)pem;
+	if (store_cert_insert(c->db, &row, &e) == -1)
+		mc_log_warnx("ledger: record %s (found in the cluster): %s",
+		    info.serial, e.msg);
+	memset(&row, 0, sizeof(row));
+out:
+	ERR_clear_error();
+	if (found)
+		store_cert_clear(&row);
+	X509_free(x);
+	BIO_free(b);
+}
+
+struct serials {
+	char (*v)[CA_SERIAL_HEX];
+	size_t n, cap;
+	const char *skip;
+};
+
+static int
+collect_serial(const struct store_cert *row, void *arg, struct mc_err *e)
+{
+	struct serials *s = arg;
+	void *nv;
+
+	if (s->skip != NULL && strcmp(row->serial, s->skip) == 0)
+		return 0;
+	if (s->n == s->cap) {
+		if ((nv = mc_realloc(s->v, (s->cap * 2 + 4) *
+		    sizeof(*s->v))) == NULL) {
+			mc_err_set(e, MC_ST_NOMEM, 0, "out of memory");
+			return -1;
+		}
+		s->v = nv;
+		s->cap = s->cap * 2 + 4;
+	}
+	snprintf(s->v[s->n++], CA_SERIAL_HEX, "%s", row->serial);
+	return 0;
+}
+
+static void
+revoke_serial(struct daemon_controller *c, const char *serial, int reason,
+    const char *why)
+{
+	struct mc_err e;
+	struct mc_log_field f[] = { { "serial", serial },
+		{ "reason", ca_crl_reason_name(reason) }, { "cause", why } };
+
+	if (ca_revoke(c->db, serial, reason, now_s(), c->actor, &e) == -1) {
+		if (e.status != MC_ST_REJECTED)
+			mc_log_warnx("revoke %s: %s", serial, e.msg);
+		return;
+	}
+	daemon_metric_inc(c->m->revoked, ca_crl_reason_name(reason));
+	mc_log_fields(MC_LOG_INFO, f, 3, "certificate revoked");
+	c->crl_dirty = true;
+}
+
+/* Revokes every live leaf of spiffe_id the ledger knows. */
+static void
+revoke_id(struct daemon_controller *c, const char *spiffe_id, int reason,
+    const char *why)
+{
+	struct serials s = { 0 };
+	struct mc_err e;
+	size_t i;
+
+	if (store_cert_live(c->db, spiffe_id, now_s(), collect_serial, &s,
+	    &e) == -1)
+		mc_log_warnx("ledger: live certificates of %s: %s", spiffe_id,
+		    e.msg);
+	for (i = 0; i < s.n; i++)
+		revoke_serial(c, s.v[i], reason, why);
+	mc_free(s.v);
+}
+
+static void
+pend_add(struct daemon_controller *c, const char *serial, int64_t due)
+{
+	void *nv;
+
+	if (c->npend == c->pendcap) {
+		if ((nv = mc_realloc(c->pend, (c->pendcap * 2 + 16) *
+		    sizeof(*c->pend))) == NULL)
+			return;
+		c->pend = nv;
+		c->pendcap = c->pendcap * 2 + 16;
+	}
+	snprintf(c->pend[c->npend].serial, CA_SERIAL_HEX, "%s", serial);
+	c->pend[c->npend].due = due;
+	c->npend++;
+}
+
+/*
+ * After a new leaf is in place: the account's other active leaves are
+ * superseded, and revoked once the propagation window has passed
+ * (0 disables that), so a leaked old key stops being accepted by
+ * verifiers that check the CRL.
+ */
+static void
+supersede(struct daemon_controller *c, const char *spiffe_id,
+    const char *keep)
+{
+	struct serials s = { 0 };
+	struct mc_err e;
+	size_t i, n;
+	int64_t due = now_s() + (int64_t)(c->cfg->propagation_window / 1000);
+
+	s.skip = keep;
+	if (store_cert_live(c->db, spiffe_id, now_s(), collect_serial, &s,
+	    &e) == -1 ||
+	    store_cert_supersede(c->db, spiffe_id, keep, &n, &e) == -1)
+		mc_log_warnx("ledger: supersede %s: %s", spiffe_id, e.msg);
+	else if (c->cfg->propagation_window > 0)
+		for (i = 0; i < s.n; i++)
+			pend_add(c, s.v[i], due);
+	mc_free(s.v);
+}
+
+/* ---- CA material ----------------------------------------------------- */
+
+static int
+pem_of(X509 *x, char **out, struct mc_err *e)
+{
+	struct mc_buf b;
+
+	mc_buf_init(&b, CTL_PEM_MAX);
+	if (ca_cert_pem(x, &b, e) == -1) {
+		mc_buf_free(&b);
+		return -1;
+	}
+	*out = mc_buf_steal(&b, NULL);
+	return 0;
+}
+
+/* Builds bundle PEM, SPIFFE JSON and the verifier from the ledger. */
+static int
+bundle_refresh(struct daemon_controller *c, struct mc_err *e)
+{
+	struct meshca_bundle *b = NULL;
+	struct meshca_verifier *v = NULL;
+	struct meshca_error me;
+	struct mc_buf pem, chain;
+	char *json = NULL;
+	size_t jlen;
+	int rc = -1;
+
+	mc_buf_init(&pem, CTL_PEM_MAX);
+	mc_buf_init(&chain, CTL_PEM_MAX);
+	if (ca_bundle_pem(c->db, c->td, &pem, e) == -1 ||
+	    ca_authority_chain_pem(c->auth, &chain, e) == -1)
+		goto out;
+	if (meshca_bundle_parse(pem.data, pem.len, c->td, &b, &me) !=
+	    MESHCA_OK ||
+	    meshca_bundle_write_spiffe_json(b, c->td, (uint64_t)c->auth->id,
+	    300, &json, &jlen, &me) != MESHCA_OK ||
+	    meshca_verifier_new(&v, &me) != MESHCA_OK ||
+	    meshca_verifier_set_bundle(v, b, &me) != MESHCA_OK ||
+	    meshca_verifier_set_trust_domain(v, c->td, &me) != MESHCA_OK) {
+		mc_err_set(e, MC_ST_INTERNAL, 0, "trust bundle: %s",
+		    me.message);
+		goto out;
+	}
+	meshca_verifier_free(c->verifier);
+	c->verifier = v;
+	v = NULL;
+	mc_free(c->root_pem);
+	c->root_pem = mc_buf_steal(&pem, NULL);
+	mc_free(c->chain_pem);
+	c->chain_pem = mc_buf_steal(&chain, NULL);
+	mc_free(c->bundle_json);
+	c->bundle_json = mc_strdup(json);
+	if (c->root_pem == NULL || c->chain_pem == NULL ||
+	    c->bundle_json == NULL) {
+		mc_err_set(e, MC_ST_NOMEM, 0, "trust bundle: out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	meshca_free(json);
+	meshca_verifier_free(v);
+	meshca_bundle_free(b);
+	mc_buf_free(&pem);
+	mc_buf_free(&chain);
+	return rc;
+}
+
+/* Decodes data[key] of a Secret into a new buffer (mc_free). */
+static char *
+data_field(const json_t *obj, const char *key, size_t *len)
+{
+	const char *s = json_string_value(json_object_get(json_object_get(obj,
+	    "data"), key));
+
+	if (s == NULL)
+		return NULL;
+	return k8s_base64_decode(s, strlen(s), len, NULL);
+}
+
+/*
+ * The authority in Secret meshca-ca, laid out as Istio's cacerts
+ * (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem), so that an
+ * operator can plug in a CA by creating the Secret from those files.
+ * The signing certificate must be a CA whose key matches and whose
+ * chain verifies to root-cert.pem at now.
+ */
+static int
+authority_from_secret(struct daemon_controller *c, const json_t *sec,
+    struct ca_authority **out, struct mc_err *e)
+{
+	struct ca_authority *a = NULL;
+	struct ca_signer *s = NULL;
+	STACK_OF(X509) *certs = NULL, *roots = NULL;
+	X509_STORE *st = NULL;
+	X509_STORE_CTX *sc = NULL;
+	char *cert = NULL, *key = NULL, *chain = NULL, *root = NULL;
+	size_t cl = 0, kl = 0, chl = 0, rl = 0;
+	BIO *b = NULL;
+	X509 *x;
+	int rc = -1;
+
+	cert = data_field(sec, "ca-cert.pem", &cl);
+	key = data_field(sec, "ca-key.pem", &kl);
+	chain = data_field(sec, "cert-chain.pem", &chl);
+	root = data_field(sec, "root-cert.pem", &rl);
+	if (cert == NULL || key == NULL || root == NULL) {
+		mc_err_set(e, MC_ST_PARSE, 0, "secret %s/%s: ca-cert.pem, "
+		    "ca-key.pem and root-cert.pem are required", c->ca_ns,
+		    DAEMON_CA_SECRET);
+		goto out;
+	}
+	if ((a = mc_calloc(1, sizeof(*a))) == NULL ||
+	    (a->trust_domain = mc_strdup(c->td)) == NULL ||
+	    (a->chain = sk_X509_new_null()) == NULL) {
+		mc_err_set(e, MC_ST_NOMEM, 0, "authority: out of memory");
+		goto out;
+	}
+	if (ca_certs_from_pem(cert, cl, "ca-cert.pem", &certs, e) == -1 ||
+	    ca_certs_from_pem(root, rl, "root-cert.pem", &roots, e) == -1)
+		goto out;
+	a->cert = sk_X509_shift(certs);
+	a->root = sk_X509_shift(roots);
+	if (chain != NULL && chl > 0) {
+		sk_X509_pop_free(certs, X509_free);
+		certs = NULL;
+		if (ca_certs_from_pem(chain, chl, "cert-chain.pem", &certs,
+		    e) == -1)
+			goto out;
+		while ((x = sk_X509_shift(certs)) != NULL) {
+			if (X509_cmp(x, a->cert) == 0 ||
+			    X509_cmp(x, a->root) == 0 ||
+			    !sk_X509_push(a->chain, x))
+				X509_free(x);
+		}
+	}
+	if ((b = BIO_new_mem_buf(key, (int)kl)) == NULL ||
+	    (a->key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL) {
+		ERR_clear_error();
+		mc_err_set(e, MC_ST_PARSE, 0, "secret %s/%s: ca-key.pem: no "
+		    "PEM private key", c->ca_ns, DAEMON_CA_SECRET);
+		goto out;
+	}
+	if (ca_time_from_asn1(X509_get0_notAfter(a->cert), &a->not_after) ==
+	    -1) {
+		mc_err_set(e, MC_ST_PARSE, 0, "ca-cert.pem: bad notAfter");
+		goto out;
+	}
+	/* The signer refuses a key that does not match, a certificate that
+	 * is not a CA with keyCertSign, and another trust domain. */
+	if ((s = ca_authority_signer(a, e)) == NULL)
+		goto out;
+	/* RFC 5280 6.1: the signing certificate must chain to the root we
+	 * publish, or every leaf would fail verification. */
+	if ((st = X509_STORE_new()) == NULL ||
+	    !X509_STORE_add_cert(st, a->root) ||
+	    (sc = X509_STORE_CTX_new()) == NULL ||
+	    !X509_STORE_CTX_init(sc, st, a->cert, a->chain)) {
+		ca_openssl_error(e, MC_ST_INTERNAL, "authority: verify");
+		goto out;
+	}
+	if (X509_verify_cert(sc) != 1) {
+		mc_err_set(e, MC_ST_REJECTED, 0, "secret %s/%s: ca-cert.pem "
+		    "does not chain to root-cert.pem: %s", c->ca_ns,
+		    DAEMON_CA_SECRET, X509_verify_cert_error_string(
+		    X509_STORE_CTX_get_error(sc)));
+		goto out;
+	}
+	a->state = STORE_AUTH_ACTIVE;
+	*out = a;
+	a = NULL;
+	rc = 0;
+out:
+	ERR_clear_error();
+	sk_X509_pop_free(certs, X509_free);
+	sk_X509_pop_free(roots, X509_free);
+	X509_STORE_CTX_free(sc);
+	X509_STORE_free(st);
+	ca_signer_free(s);
+	BIO_free(b);
+	mc_free(cert);
+	mc_free(chain);
+	mc_free(root);
+	if (key != NULL)
+		mc_free_secret(key, kl);
+	ca_authority_free(a);
+	return rc;
+}
+
+/*
+ * Makes the authority our own ledger's active one: the same certificate
+ * already recorded is reused; otherwise the one active before retires
+ * (it stays in the bundle) and this one is saved, key sealed under the
+ * KEK.
+ */
+static int
+authority_adopt(struct daemon_controller *c, struct ca_authority *a,
+    struct mc_err *e)
+{
+	struct store_authority *rows = NULL;
+	char *pem = NULL;
+	size_t n = 0, i;
+	int rc = -1;
+
+	if (pem_of(a->cert, &pem, e) == -1 ||
+	    store_authority_list(c->db, c->td, &rows, &n, e) == -1)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (strcmp(rows[i].cert_pem, pem) == 0 &&
+		    rows[i].state != STORE_AUTH_RETIRED) {
+			a->id = rows[i].id;
+			if (rows[i].state != STORE_AUTH_ACTIVE)
+				break;
+			rc = 0;
+			goto out;
+		}
+	for (i = 0; i < n; i++)
+		if (rows[i].state == STORE_AUTH_ACTIVE &&
+		    rows[i].id != a->id &&
+		    store_authority_set_state(c->db, rows[i].id,
+		    STORE_AUTH_RETIRING, e) == -1)
+			goto out;
+	if (a->id != 0) {
+		if (store_authority_set_state(c->db, a->id, STORE_AUTH_ACTIVE,
+		    e) == -1)
+			goto out;
+	} else if (ca_authority_save(c->db, &c->kek, a, STORE_AUTH_ACTIVE,
+	    now_s(), "authority-load", c->actor, e) == -1)
+		goto out;
+	rc = 0;
+out:
+	store_authority_list_free(rows, n);
+	mc_free(pem);
+	return rc;
+}
+
+static void ca_fetch(void *arg);
+
+static void
+ca_retry(struct daemon_controller *c, const char *what, const char *msg)
+{
+	uint64_t ms = k8s_backoff_next(&c->ca_bo);
+
+	mc_log_warnx("CA material: %s: %s (retrying in %llu ms)", what, msg,
+	    (unsigned long long)ms);
+	c->ca_state = CA_WAIT;
+	k8s_timer_arm(c->cl, &c->ca_timer, ms, ca_fetch, c);
+}
+
+static void
+ca_install(struct daemon_controller *c, const json_t *sec)
+{
+	struct ca_authority *a = NULL;
+	struct ca_signer *s = NULL;
+	struct ca_issuer *is = NULL;
+	struct ca_issue_limits lim;
+	struct mc_err e;
+	char exp[32];
+	struct tm tm;
+	time_t t;
+
+	if (authority_from_secret(c, sec, &a, &e) == -1 ||
+	    authority_adopt(c, a, &e) == -1 ||
+	    (s = ca_authority_signer(a, &e)) == NULL) {
+		ca_authority_free(a);
+		ca_retry(c, "load", e.msg);
+		return;
+	}
+	ca_issue_limits_default(&lim);
+	lim.default_ttl = (int64_t)(c->cfg->cert_ttl / 1000);
+	lim.max_ttl = (int64_t)(c->cfg->max_cert_ttl / 1000);
+	if ((is = ca_issuer_new(s, a->id, &lim, &e)) == NULL) {
+		ca_signer_free(s);
+		ca_authority_free(a);
+		ca_retry(c, "issuer", e.msg);
+		return;
+	}
+	ca_issuer_free(c->issuer);
+	ca_signer_free(c->signer);
+	ca_authority_free(c->auth);
+	c->auth = a;
+	c->signer = s;
+	c->issuer = is;
+	if (bundle_refresh(c, &e) == -1) {
+		ca_retry(c, "bundle", e.msg);
+		return;
+	}
+	t = (time_t)a->not_after;
+	gmtime_r(&t, &tm);
+	strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	{
+		struct mc_log_field f[] = { { "secret", DAEMON_CA_SECRET },
+			{ "namespace", c->ca_ns }, { "root_not_after", exp } };
+
+		mc_log_fields(MC_LOG_INFO, f, 3, "CA material loaded");
+	}
+	daemon_metric_set(c->m->root_expiry, NULL, (double)a->not_after);
+	c->ca_state = CA_READY;
+	c->crl_dirty = true;
+}
+
+static void
+ca_got(const struct k8s_response *r, void *arg);
+
+static void
+ca_created(const struct k8s_response *r, void *arg)
+{
+	struct daemon_controller *c = arg;
+	json_t *body;
+
+	if (r->outcome == K8S_OK && (body = k8s_response_body(r)) != NULL) {
+		mc_log_info("CA material: created root in secret %s/%s",
+		    c->ca_ns, DAEMON_CA_SECRET);
+		ca_install(c, body);
+		return;
+	}
+	if (r->outcome == K8S_E_ALREADY_EXISTS) {
+		/* Another replica won the race: load its root, never keep
+		 * ours (two roots would split the mesh). */
+		mc_log_info("CA material: secret %s/%s appeared meanwhile; "
+		    "loading it", c->ca_ns, DAEMON_CA_SECRET);
+		ca_fetch(c);
+		return;
+	}
+	count_api_error(c, r);
+	ca_retry(c, "create secret", r->err.msg);
+}
+
+static void
+ca_create(struct daemon_controller *c)
+{
+	struct ca_authority *a = NULL;
+	struct mc_buf cert, key;
+	struct mc_err e;
+	json_t *sec = NULL;
+	char *cb = NULL, *kb = NULL;
+
+	mc_buf_init(&cert, CTL_PEM_MAX);
+	mc_buf_init_secret(&key, CTL_PEM_MAX);
+	if (ca_authority_create_root(c->td, CA_KEY_EC_P256, CTL_ROOT_LIFETIME,
+	    now_s(), &a, &e) == -1 || ca_cert_pem(a->cert, &cert, &e) == -1 ||
+	    ca_key_pkcs8_pem_openssl(a->key, &key, &e) == -1) {
+		ca_retry(c, "make root", e.msg);
+		goto out;
+	}
+	if ((cb = daemon_base64(cert.data, cert.len)) == NULL ||
+	    (kb = daemon_base64(key.data, key.len)) == NULL ||
+	    (sec = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:{s:s}},"
+	    " s:{s:s, s:s, s:s, s:s}}", "apiVersion", "v1", "kind", "Secret",
+	    "type", "Opaque", "metadata", "name", DAEMON_CA_SECRET,
+	    "namespace", c->ca_ns, "labels", DAEMON_LABEL_MANAGED_BY,
+	    DAEMON_LABEL_MANAGED_BY_VALUE, "data", "ca-cert.pem", cb,
+	    "ca-key.pem", kb, "cert-chain.pem", cb, "root-cert.pem", cb)) ==
+	    NULL) {
+		ca_retry(c, "make root", "out of memory");
+		goto out;
+	}
+	if (k8s_create(c->cl, &k8s_res_secrets, c->ca_ns, sec, ca_created, c,
+	    &e) == NULL)
+		ca_retry(c, "create secret", e.msg);
+out:
+	json_decref(sec);
+	mc_free(cb);
+	if (kb != NULL)
+		mc_free_secret(kb, strlen(kb));
+	mc_buf_free(&cert);
+	mc_buf_free(&key);
+	ca_authority_free(a);
+}
+
+static void
+ca_got(const struct k8s_response *r, void *arg)
+{
+	struct daemon_controller *c = arg;
+	json_t *body;
+
+	if (r->outcome == K8S_OK && (body = k8s_response_body(r)) != NULL) {
+		ca_install(c, body);
+		return;
+	}
+	if (r->outcome == K8S_E_NOT_FOUND) {
+		ca_create(c);
+		return;
+	}
+	count_api_error(c, r);
+	ca_retry(c, "get secret", r->err.msg);
+}
+
+static void
+ca_fetch(void *arg)
+{
+	struct daemon_controller *c = arg;
+	struct mc_err e;
+
+	c->ca_state = CA_FETCH;
+	if (k8s_get(c->cl, &k8s_res_secrets, c->ca_ns, DAEMON_CA_SECRET,
+	    ca_got, c, &e) == NULL)
+		ca_retry(c, "get secret", e.msg);
+}
+
+/* ---- CRL ------------------------------------------------------------- */
+
+/*
+ * A new leader's ledger may not have seen earlier revocations: it takes
+ * them from the CRL published in the CA namespace (after checking our
+ * authority signed it), so the next CRL it signs drops none of them.
+ */
+static void
+crl_import(struct daemon_controller *c)
+{
+	json_t *cm;
+	const char *pem;
+	STACK_OF(X509_REVOKED) *revs;
+	X509_CRL *crl = NULL;
+	BIO *b = NULL;
+	EVP_PKEY *pub;
+	struct store_cert row;
+	struct mc_err e;
+	unsigned char bin[CA_SERIAL_LEN];
+	char hex[CA_SERIAL_HEX];
+	int i, n = 0, reason;
+	int64_t at;
+	bool found;
+	BIGNUM *bn = NULL;
+	ASN1_ENUMERATED *re;
+
+	if ((cm = k8s_informer_get(c->cm_inf, c->ca_ns, DAEMON_BUNDLE_CM)) ==
+	    NULL)
+		return;
+	pem = json_string_value(json_object_get(json_object_get(cm, "data"),
+	    "crl.pem"));
+	if (pem == NULL || strlen(pem) > CTL_CRL_MAX ||
+	    (b = BIO_new_mem_buf(pem, (int)strlen(pem))) == NULL ||
+	    (crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) == NULL)
+		goto out;
+	pub = X509_get0_pubkey(c->auth->cert);
+	if (pub == NULL || X509_CRL_verify(crl, pub) != 1) {
+		mc_log_warnx("CRL in %s/%s is not signed by our authority; "
+		    "not importing it", c->ca_ns, DAEMON_BUNDLE_CM);
+		goto out;
+	}
+	revs = X509_CRL_get_REVOKED(crl);
+	for (i = 0; i < sk_X509_REVOKED_num(revs); i++) {
+		X509_REVOKED *rv = sk_X509_REVOKED_value(revs, i);
+
+		BN_free(bn);
+		if ((bn = ASN1_INTEGER_to_BN(
+		    X509_REVOKED_get0_serialNumber(rv), NULL)) == NULL ||
+		    BN_num_bytes(bn) > CA_SERIAL_LEN ||
+		    BN_bn2binpad(bn, bin, CA_SERIAL_LEN) < 0)
+			continue;
+		ca_serial_hex(bin, hex);
+		reason = 0;
+		if ((re = X509_REVOKED_get_ext_d2i(rv, NID_crl_reason, NULL,
+		    NULL)) != NULL) {
+			reason = (int)ASN1_ENUMERATED_get(re);
+			ASN1_ENUMERATED_free(re);
+		}
+		if (ca_time_from_asn1(X509_REVOKED_get0_revocationDate(rv),
+		    &at) == -1)
+			at = now_s();
+		memset(&row, 0, sizeof(row));
+		if (store_cert_get(c->db, hex, &row, &found, &e) == -1)
+			continue;
+		if (found) {
+			if (row.status != STORE_CERT_REVOKED &&
+			    store_cert_revoke(c->db, hex, reason, at, &e) == 0)
+				n++;
+			store_cert_clear(&row);
+			continue;
+		}
+		/* Unknown here: its notAfter is at most max-cert-ttl after
+		 * the revocation, which keeps the entry as long as needed. */
+		row.serial = hex;
+		row.spiffe_id = "";
+		row.not_before = at;
+		row.not_after = at + (int64_t)(c->cfg->max_cert_ttl / 1000) +
+		    CA_CLOCK_SKEW_DEFAULT;
+		row.issued_at = at;
+		row.authority_id = c->auth->id;
+		row.cert_pem = "";
+		if (store_cert_insert(c->db, &row, &e) == 0 &&
+		    store_cert_revoke(c->db, hex, reason, at, &e) == 0)
+			n++;
+	}
+	if (n > 0)
+		mc_log_info("CRL: %d revocation%s imported from %s/%s", n,
+		    n == 1 ? "" : "s", c->ca_ns, DAEMON_BUNDLE_CM);
+out:
+	ERR_clear_error();
+	BN_free(bn);
+	X509_CRL_free(crl);
+	BIO_free(b);
+	json_decref(cm);
+}
+
+static bool
+ns_is_managed(struct daemon_controller *c, const char *ns)
+{
+	json_t *o;
+	bool m;
+
+	if ((o = k8s_informer_get(c->ns_inf, NULL, ns)) == NULL)
+		return false;
+	m = daemon_ns_managed(c->cfg, c->sel, o);
+	json_decref(o);
+	return m;
+}
+
+static int
+enqueue_ns_cm(const json_t *obj, void *arg)
+{
+	enqueue_cm(arg, k8s_obj_name(obj));
+	return 0;
+}
+
+static void
+crl_publish(struct daemon_controller *c)
+{
+	struct mc_buf b;
+	struct mc_err e;
+	int64_t now = now_s();
+
+	mc_buf_init(&b, CTL_CRL_MAX);
+	if (ca_crl_issue(c->db, c->auth, now, CTL_CRL_VALIDITY, c->actor, &b,
+	    &e) == -1) {
+		mc_log_warnx("CRL: %s", e.msg);
+		mc_buf_free(&b);
+		return;
+	}
+	mc_free(c->crl_pem);
+	c->crl_pem = mc_buf_steal(&b, NULL);
+	c->crl_this = now;
+	c->crl_next = now + CTL_CRL_VALIDITY;
+	c->crl_dirty = false;
+	mc_log_debug("CRL signed, valid until %lld", (long long)c->crl_next);
+	enqueue_cm(c, c->ca_ns);
+	k8s_informer_foreach(c->ns_inf, enqueue_ns_cm, c);
+	mc_buf_free(&b);
+}
+
+/* ---- reconcile: ConfigMap -------------------------------------------- */
+
+static void
+cm_done(const struct k8s_response *r, void *arg)
+{
+	struct item *it = arg;
+	struct daemon_controller *c = it->ctl;
+
+	it->inflight = false;
+	it->req = NULL;
+	c->ninflight--;
+	if (r->outcome == K8S_OK || r->outcome == K8S_E_NOT_FOUND) {
+		k8s_backoff_reset(&it->bo);
+		it->retry_due = 0;
+	} else if (r->outcome == K8S_E_ALREADY_EXISTS ||
+	    r->outcome == K8S_E_CONFLICT) {
+		retry_later(c, it, CTL_REQUEUE_MS);
+	} else {
+		count_api_error(c, r);
+		mc_log_warnx("configmap %s/%s: %s", it->ns, DAEMON_BUNDLE_CM,
+		    r->err.msg);
+		retry_later(c, it, 0);
+	}
+	if (it->dirty) {
+		it->dirty = false;
+		enqueue(c, it);
+	}
+}
+
+static void
+reconcile_cm(struct daemon_controller *c, struct item *it)
+{
+	json_t *cur, *want = NULL;
+	struct mc_err e;
+	bool managed;
+	const char *rv;
+
+	managed = strcmp(it->ns, c->ca_ns) == 0 || ns_is_managed(c, it->ns);
+	cur = k8s_informer_get(c->cm_inf, it->ns, DAEMON_BUNDLE_CM);
+	if (!managed) {
+		if (cur != NULL) {
+			it->req = k8s_delete(c->cl, &k8s_res_configmaps, it->ns,
+			    DAEMON_BUNDLE_CM, NULL, NULL, cm_done, it, &e);
+			goto started;
+		}
+		goto out;
+	}
+	if (cur != NULL && daemon_bundle_cm_matches(cur, c->root_pem,
+	    c->bundle_json, c->crl_pem))
+		goto out;
+	if ((want = daemon_bundle_cm_build(it->ns, c->root_pem,
+	    c->bundle_json, c->crl_pem, &e)) == NULL) {
+		retry_later(c, it, 0);
+		goto out;
+	}
+	if (cur != NULL) {
+		if ((rv = k8s_obj_rv(cur)) != NULL)
+			json_object_set_new(json_object_get(want, "metadata"),
+			    "resourceVersion", json_string(rv));
+		it->req = k8s_update(c->cl, &k8s_res_configmaps, it->ns, want,
+		    cm_done, it, &e);
+	} else
+		it->req = k8s_create(c->cl, &k8s_res_configmaps, it->ns, want,
+		    cm_done, it, &e);
+started:
+	if (it->req == NULL) {
+		mc_log_warnx("configmap %s/%s: %s", it->ns, DAEMON_BUNDLE_CM,
+		    e.msg);
+		retry_later(c, it, 0);
+		goto out;
+	}
+	it->inflight = true;
+	c->ninflight++;
+out:
+	json_decref(want);
+	json_decref(cur);
+}
+
+/* ---- reconcile: a service account ------------------------------------ */
+
+static void
+sa_done(const struct k8s_response *r, void *arg)
+{
+	struct item *it = arg;
+	struct daemon_controller *c = it->ctl;
+	char id[600];
+	double secs;
+
+	it->inflight = false;
+	it->req = NULL;
+	c->ninflight--;
+	if (it->new_serial[0] == '\0') {
+		/* a delete */
+		if (r->outcome != K8S_OK && r->outcome != K8S_E_NOT_FOUND &&
+		    r->outcome != K8S_E_CONFLICT) {
+			count_api_error(c, r);
+			retry_later(c, it, 0);
+		}
+		goto next;
+	}
+	snprintf(id, sizeof(id), "spiffe://%s/ns/%s/sa/%s", c->td, it->ns,
+	    it->name);
+	if (r->outcome == K8S_OK) {
+		struct mc_log_field f[] = { { "namespace", it->ns },
+			{ "serviceaccount", it->name },
+			{ "serial", it->new_serial },
+			{ "cause", it->cause == CAUSE_CHECK &&
+			    (it->check != DAEMON_CHECK_MISSING ||
+			    it->seen_valid) ?
+			    daemon_check_name(it->check) : it->cause ==
+			    CAUSE_ROTATE ? "rotate" : it->cause == CAUSE_ROOT ?
+			    "root_changed" : it->cause == CAUSE_REVOKED ?
+			    "revoked" : "new" } };
+
+		k8s_backoff_reset(&it->bo);
+		it->retry_due = 0;
+		secs = (double)(k8s_now_ms() - it->started_ms) / 1000.0;
+		daemon_metric_observe(c->m->issuance_duration, secs);
+		daemon_metric_inc(c->m->issued, NULL);
+		if (it->cause == CAUSE_ROTATE || it->cause == CAUSE_ROOT)
+			daemon_metric_inc(c->m->rotated, NULL);
+		else if (it->cause == CAUSE_CHECK &&
+		    (it->check != DAEMON_CHECK_MISSING || it->seen_valid))
+			daemon_metric_inc(c->m->restored,
+			    daemon_check_name(it->check));
+		mc_log_fields(MC_LOG_INFO, f, 4, "secret %s%s written",
+		    DAEMON_SECRET_PREFIX, it->name);
+		it->seen_valid = true;
+		it->swept = true;
+		it->renew_at = daemon_renew_at(it->new_nb, it->new_na,
+		    c->cfg->grace_ratio, (int64_t)(c->cfg->min_grace / 1000),
+		    it->key);
+		it->not_after = it->new_na;
+		supersede(c, id, it->new_serial);
+		goto next;
+	}
+	if (r->outcome == K8S_E_ALREADY_EXISTS ||
+	    r->outcome == K8S_E_CONFLICT || r->outcome == K8S_E_NOT_FOUND) {
+		/* Our view was stale: look again once the watch has caught
+		 * up. The leaf just made stays unpublished; the next one
+		 * written supersedes it. */
+		retry_later(c, it, CTL_REQUEUE_MS);
+		goto next;
+	}
+	count_api_error(c, r);
+	{
+		struct mc_log_field f[] = { { "namespace", it->ns },
+			{ "serviceaccount", it->name } };
+
+		mc_log_fields(MC_LOG_WARN, f, 2, "secret write failed: %s",
+		    r->err.msg);
+	}
+	retry_later(c, it, 0);
+next:
+	it->new_serial[0] = '\0';
+	if (it->dirty) {
+		it->dirty = false;
+		enqueue(c, it);
+	}
+}
+
+/* The account is gone (or its namespace unmanaged): revoke its leaves and
+ * remove the Secret meshca made for it. */
+static void
+retire_account(struct daemon_controller *c, struct item *it,
+    const json_t *sec, const char *id)
+{
+	struct mc_err e;
+	const json_t *meta;
+	char *pem;
+	size_t len;
+
+	it->renew_at = 0;
+	it->not_after = 0;
+	if (sec != NULL && (pem = daemon_secret_leaf_pem(sec, &len)) != NULL) {
+		struct daemon_secret_info info;
+		char why[256];
+
+		if (daemon_secret_check(sec, c->cfg->secret_format, it->name,
+		    NULL, id, c->verifier, c->root_pem, &info, why,
+		    sizeof(why)) != DAEMON_CHECK_UNTRUSTED && info.serial[0])
+			ledger_import(c, pem, len, id, it->ns, it->name);
+		mc_free(pem);
+	}
+	if (c->cfg->revoke_on_delete)
+		revoke_id(c, id, CTL_REASON_CESSATION, "serviceaccount gone");
+	if (sec == NULL)
+		return;
+	meta = json_object_get(sec, "metadata");
+	it->new_serial[0] = '\0';
+	it->req = k8s_delete(c->cl, &k8s_res_secrets, it->ns,
+	    k8s_obj_name(sec), json_string_value(json_object_get(meta, "uid")),
+	    NULL, sa_done, it, &e);
+	if (it->req == NULL) {
+		retry_later(c, it, 0);
+		return;
+	}
+	it->inflight = true;
+	c->ninflight++;
+	mc_log_info("secret %s/%s: removing (service account %s)", it->ns,
+	    k8s_obj_name(sec), json_object_get(json_object_get(json_object_get(
+	    sec, "metadata"), "labels"), DAEMON_LABEL_MANAGED_BY) ? "gone or "
+	    "unmanaged" : "gone");
+}
+
+static void
+reconcile_sa(struct daemon_controller *c, struct item *it)
+{
+	json_t *sa = NULL, *sec = NULL, *obj = NULL;
+	struct ca_issued is;
+	struct ca_issue_req rq;
+	struct daemon_secret_info info;
+	struct daemon_leaf leaf;
+	struct mc_buf chain;
+	struct mc_err e;
+	enum daemon_check chk;
+	const char *uid, *rv;
+	char secname[320], id[600], why[256];
+	int64_t now = now_s();
+
+	memset(&is, 0, sizeof(is));
+	mc_buf_init(&chain, CTL_PEM_MAX);
+	snprintf(secname, sizeof(secname), "%s%s", DAEMON_SECRET_PREFIX,
+	    it->name);
+	snprintf(id, sizeof(id), "spiffe://%s/ns/%s/sa/%s", c->td, it->ns,
+	    it->name);
+	sa = k8s_informer_get(c->sa_inf, it->ns, it->name);
+	sec = k8s_informer_get(c->sec_inf, it->ns, secname);
+	if (sa == NULL || !ns_is_managed(c, it->ns)) {
+		retire_account(c, it, sec, id);
+		goto out;
+	}
+	uid = json_string_value(json_object_get(json_object_get(sa,
+	    "metadata"), "uid"));
+	chk = daemon_secret_check(sec, c->cfg->secret_format, it->name, uid,
+	    id, c->verifier, c->root_pem, &info, why, sizeof(why));
+	if (chk == DAEMON_CHECK_OK && !it->force) {
+		it->renew_at = daemon_renew_at(info.not_before, info.not_after,
+		    c->cfg->grace_ratio, (int64_t)(c->cfg->min_grace / 1000),
+		    it->key);
+		it->not_after = info.not_after;
+		it->seen_valid = true;
+		if (!it->swept) {
+			/* Once per run: a leaf issued but never published
+			 * (a crash, a lost race) is superseded by the one
+			 * in place. */
+			char *pem;
+			size_t len;
+
+			if ((pem = daemon_secret_leaf_pem(sec, &len)) != NULL) {
+				ledger_import(c, pem, len, id, it->ns,
+				    it->name);
+				mc_free(pem);
+			}
+			supersede(c, id, info.serial);
+			it->swept = true;
+		}
+		if (it->renew_at > now)
+			goto out;
+		it->cause = CAUSE_ROTATE;
+	} else if (it->force) {
+		it->cause = CAUSE_REVOKED;
+	} else if (chk == DAEMON_CHECK_ROOT) {
+		it->cause = CAUSE_ROOT;
+	} else {
+		struct mc_log_field f[] = { { "namespace", it->ns },
+			{ "serviceaccount", it->name },
+			{ "check", daemon_check_name(chk) } };
+
+		it->cause = CAUSE_CHECK;
+		if (chk != DAEMON_CHECK_MISSING || it->seen_valid)
+			mc_log_fields(MC_LOG_WARN, f, 3, "secret %s: %s; "
+			    "re-issuing", secname, why);
+	}
+	it->check = chk;
+	snprintf(it->old_serial, sizeof(it->old_serial), "%s", info.serial);
+	memset(&rq, 0, sizeof(rq));
+	rq.ns = it->ns;
+	rq.sa = it->name;
+	rq.ttl = (int64_t)(c->cfg->cert_ttl / 1000);
+	rq.key_type = (enum ca_key_type)c->cfg->key_type;
+	rq.now = now;
+	it->started_ms = k8s_now_ms();
+	if (ca_issue_keypair(c->issuer, &rq, &is, &e) == -1 ||
+	    ca_issue_record(c->db, c->issuer, &is, 1, false, c->actor, now,
+	    &e) == -1 ||
+	    mc_buf_puts(&chain, is.cert_pem, &e) == -1 ||
+	    mc_buf_puts(&chain, c->chain_pem, &e) == -1) {
+		mc_log_warnx("issue %s: %s", id, e.msg);
+		retry_later(c, it, 0);
+		goto out;
+	}
+	leaf.chain_pem = chain.data;
+	leaf.key_pem = is.key_pem.data;
+	leaf.root_pem = c->root_pem;
+	leaf.serial = is.serial;
+	if ((obj = daemon_secret_build(c->cfg->secret_format, it->ns,
+	    it->name, uid != NULL ? uid : "", &leaf, &e)) == NULL) {
+		retry_later(c, it, 0);
+		goto out;
+	}
+	snprintf(it->new_serial, sizeof(it->new_serial), "%s", is.serial);
+	it->new_nb = is.not_before;
+	it->new_na = is.not_after;
+	if (sec != NULL) {
+		if ((rv = k8s_obj_rv(sec)) != NULL)
+			json_object_set_new(json_object_get(obj, "metadata"),
+			    "resourceVersion", json_string(rv));
+		it->req = k8s_update(c->cl, &k8s_res_secrets, it->ns, obj,
+		    sa_done, it, &e);
+	} else
+		it->req = k8s_create(c->cl, &k8s_res_secrets, it->ns, obj,
+		    sa_done, it, &e);
+	if (it->req == NULL) {
+		it->new_serial[0] = '\0';
+		mc_log_warnx("secret %s/%s: %s", it->ns, secname, e.msg);
+		retry_later(c, it, 0);
+		goto out;
+	}
+	it->force = false;
+	it->inflight = true;
+	c->ninflight++;
+out:
+	json_decref(obj);
+	json_decref(sa);
+	json_decref(sec);
+	ca_issued_clear(&is);
+	mc_buf_free(&chain);
+}
+
+/* ---- operator revocations -------------------------------------------- */
+
+static void
+rev_patched(const struct k8s_response *r, void *arg)
+{
+	struct daemon_controller *c = arg;
+
+	if (r->outcome != K8S_OK && r->outcome != K8S_E_NOT_FOUND)
+		count_api_error(c, r);
+}
+
+/*
+ * One request: "serial=HEX reason=NAME" or "id=SPIFFE-ID reason=NAME"
+ * (meshcad(8), REVOCATION REQUESTS). The leaf is revoked, the CRL
+ * republished and the account re-issued at once.
+ */
+static void
+revoke_request(struct daemon_controller *c, const char *key,
+    const char *text)
+{
+	char buf[1024], *tok, *save = NULL, *serial = NULL, *id = NULL;
+	const char *why = "request";
+	int reason = 0;
+	struct mc_err e;
+	struct meshca_id *mid = NULL;
+	char ns[256], sa[256];
+	struct mc_log_field f[] = { { "request", key }, { "entry", text } };
+
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (tok = strtok_r(buf, " \t\n", &save); tok != NULL;
+	    tok = strtok_r(NULL, " \t\n", &save)) {
+		if (strncmp(tok, "serial=", 7) == 0)
+			serial = tok + 7;
+		else if (strncmp(tok, "id=", 3) == 0)
+			id = tok + 3;
+		else if (strncmp(tok, "reason=", 7) == 0) {
+			if (ca_crl_reason_parse(tok + 7, &reason, &e) == -1) {
+				mc_log_fields(MC_LOG_WARN, f, 2,
+				    "revocation request refused: %s", e.msg);
+				return;
+			}
+		}
+	}
+	if ((serial == NULL) == (id == NULL)) {
+		mc_log_fields(MC_LOG_WARN, f, 2, "revocation request refused: "
+		    "exactly one of serial= and id= is required");
+		return;
+	}
+	mc_log_fields(MC_LOG_INFO, f, 2, "revocation requested");
+	if (serial != NULL) {
+		struct store_cert row;
+		bool found = false;
+		size_t i;
+
+		for (i = 0; serial[i] != '\0'; i++)
+			if (serial[i] >= 'A' && serial[i] <= 'F')
+				serial[i] = (char)(serial[i] - 'A' + 'a');
+		memset(&row, 0, sizeof(row));
+		if (store_cert_get(c->db, serial, &row, &found, &e) == 0 &&
+		    found) {
+			revoke_serial(c, serial, reason, why);
+			if (row.namespace_ != NULL &&
+			    row.service_account != NULL) {
+				struct item *it = item_get(c, ITEM_SA,
+				    row.namespace_, row.service_account);
+
+				if (it != NULL) {
+					it->force = true;
+					enqueue(c, it);
+				}
+			}
+			store_cert_clear(&row);
+		} else
+			mc_log_fields(MC_LOG_WARN, f, 2, "revocation request: "
+			    "serial %s is not in the ledger", serial);
+		return;
+	}
+	if (meshca_id_parse(id, strlen(id), &mid, NULL) != MESHCA_OK ||
+	    meshca_id_get_service_account(mid, ns, sizeof(ns), sa,
+	    sizeof(sa), NULL) != MESHCA_OK) {
+		mc_log_fields(MC_LOG_WARN, f, 2, "revocation request refused: "
+		    "not a service account's SPIFFE ID");
+		goto out;
+	}
+	{
+		char secname[320];
+		json_t *sec;
+		char *pem;
+		size_t len;
+		struct item *it;
+
+		snprintf(secname, sizeof(secname), "%s%s",
+		    DAEMON_SECRET_PREFIX, sa);
+		if ((sec = k8s_informer_get(c->sec_inf, ns, secname)) != NULL &&
+		    (pem = daemon_secret_leaf_pem(sec, &len)) != NULL) {
+			ledger_import(c, pem, len, id, ns, sa);
+			mc_free(pem);
+		}
+		json_decref(sec);
+		revoke_id(c, id, reason, why);
+		if ((it = item_get(c, ITEM_SA, ns, sa)) != NULL) {
+			it->force = true;
+			enqueue(c, it);
+		}
+	}
+out:
+	meshca_id_free(mid);
+}
+
+static void
+revocations_process(struct daemon_controller *c)
+{
+	json_t *cm, *data, *patch = NULL, *pd;
+	const char *k;
+	json_t *v;
+	struct mc_err e;
+
+	if (!c->leader || c->ca_state != CA_READY ||
+	    (cm = k8s_informer_get(c->rev_inf, c->ca_ns,
+	    DAEMON_REVOCATIONS_CM)) == NULL)
+		return;
+	data = json_object_get(cm, "data");
+	if (json_object_size(data) == 0)
+		goto out;
+	if ((patch = json_pack("{s:{}}", "data")) == NULL)
+		goto out;
+	pd = json_object_get(patch, "data");
+	json_object_foreach(data, k, v) {
+		if (json_is_string(v))
+			revoke_request(c, k, json_string_value(v));
+		json_object_set_new(pd, k, json_null());
+	}
+	/* Handled entries leave the ConfigMap (merge patch, RFC 7386: null
+	 * deletes), so each request is acted on once. */
+	if (k8s_patch_merge(c->cl, &k8s_res_configmaps, c->ca_ns,
+	    DAEMON_REVOCATIONS_CM, patch, rev_patched, c, &e) == NULL)
+		mc_log_warnx("configmap %s/%s: %s", c->ca_ns,
+		    DAEMON_REVOCATIONS_CM, e.msg);
+out:
+	json_decref(patch);
+	json_decref(cm);
+}
+
+/* ---- informer callbacks ---------------------------------------------- */
+
+static int
+enqueue_sa_obj(const json_t *obj, void *arg)
+{
+	enqueue_sa(arg, k8s_obj_namespace(obj), k8s_obj_name(obj));
+	return 0;
+}
+
+struct ns_walk {
+	struct daemon_controller *c;
+	const char *ns;
+};
+
+static int
+enqueue_sa_in_ns(const json_t *obj, void *arg)
+{
+	struct ns_walk *w = arg;
+	const char *ns = k8s_obj_namespace(obj);
+
+	if (ns != NULL && strcmp(ns, w->ns) == 0)
+		enqueue_sa(w->c, ns, k8s_obj_name(obj));
+	return 0;
+}
+
+/* A Secret's account: the annotation, else the name after "istio.". */
+static void
+enqueue_secret_obj(struct daemon_controller *c, const json_t *obj)
+{
+	const char *name = k8s_obj_name(obj), *sa;
+
+	if (name == NULL || strncmp(name, DAEMON_SECRET_PREFIX,
+	    strlen(DAEMON_SECRET_PREFIX)) != 0)
+		return;
+	sa = json_string_value(json_object_get(json_object_get(
+	    json_object_get(obj, "metadata"), "annotations"), DAEMON_ANNOT_SA));
+	if (sa == NULL)
+		sa = name + strlen(DAEMON_SECRET_PREFIX);
+	enqueue_sa(c, k8s_obj_namespace(obj), sa);
+}
+
+static int
+enqueue_secret_walk(const json_t *obj, void *arg)
+{
+	struct ns_walk *w = arg;
+	const char *ns = k8s_obj_namespace(obj);
+
+	if (w->ns == NULL || (ns != NULL && strcmp(ns, w->ns) == 0))
+		enqueue_secret_obj(w->c, obj);
+	return 0;
+}
+
+static void
+full_resync(struct daemon_controller *c)
+{
+	struct ns_walk w = { c, NULL };
+
+	if (!c->synced)
+		return;
+	k8s_informer_foreach(c->sa_inf, enqueue_sa_obj, c);
+	k8s_informer_foreach(c->sec_inf, enqueue_secret_walk, &w);
+	k8s_informer_foreach(c->ns_inf, enqueue_ns_cm, c);
+	enqueue_cm(c, c->ca_ns);
+}
+
+static void
+on_ns(struct k8s_informer *inf, enum k8s_event_type t, const json_t *obj,
+    void *arg)
+{
+	struct daemon_controller *c = arg;
+	struct ns_walk w = { c, k8s_obj_name(obj) };
+
+	(void)inf;
+	(void)t;
+	if (!c->synced || w.ns == NULL)
+		return;
+	k8s_informer_foreach(c->sa_inf, enqueue_sa_in_ns, &w);
+	k8s_informer_foreach(c->sec_inf, enqueue_secret_walk, &w);
+	enqueue_cm(c, w.ns);
+}
+
+static void
+on_sa(struct k8s_informer *inf, enum k8s_event_type t, const json_t *obj,
+    void *arg)
+{
+	struct daemon_controller *c = arg;
+
+	(void)inf;
+	(void)t;
+	if (c->synced)
+		enqueue_sa(c, k8s_obj_namespace(obj), k8s_obj_name(obj));
+}
+
+static void
+on_secret(struct k8s_informer *inf, enum k8s_event_type t, const json_t *obj,
+    void *arg)
+{
+	struct daemon_controller *c = arg;
+
+	(void)inf;
+	(void)t;
+	if (c->synced)
+		enqueue_secret_obj(c, obj);
+}
+
+static void
+on_cm(struct k8s_informer *inf, enum k8s_event_type t, const json_t *obj,
+    void *arg)
+{
+	struct daemon_controller *c = arg;
+	const char *name = k8s_obj_name(obj);
+
+	(void)inf;
+	(void)t;
+	if (c->synced && name != NULL && strcmp(name, DAEMON_BUNDLE_CM) == 0)
+		enqueue_cm(c, k8s_obj_namespace(obj));
+}
+
+static void
+on_rev(struct k8s_informer *inf, enum k8s_event_type t, const json_t *obj,
+    void *arg)
+{
+	(void)inf;
+	(void)obj;
+	if (t == K8S_EV_ADDED || t == K8S_EV_MODIFIED)
+		revocations_process(arg);
+}
+
+static void
+on_synced(struct k8s_informer *inf, void *arg)
+{
+	struct daemon_controller *c = arg;
+	bool was = c->synced;
+
+	(void)inf;
+	c->synced = k8s_informer_has_synced(c->ns_inf) &&
+	    k8s_informer_has_synced(c->sa_inf) &&
+	    k8s_informer_has_synced(c->sec_inf) &&
+	    k8s_informer_has_synced(c->cm_inf) &&
+	    k8s_informer_has_synced(c->rev_inf);
+	if (c->synced && !was)
+		mc_log_info("watches synced: %zu namespaces, %zu service "
+		    "accounts, %zu secrets", k8s_informer_count(c->ns_inf),
+		    k8s_informer_count(c->sa_inf),
+		    k8s_informer_count(c->sec_inf));
+	/* After the first list and after every relist: anything may have
+	 * changed while we were not watching. */
+	full_resync(c);
+}
+
+/* ---- leadership ------------------------------------------------------ */
+
+static void
+leader_started(struct k8s_elector *el, void *arg)
+{
+	struct daemon_controller *c = arg;
+
+	(void)el;
+	c->leader = true;
+	daemon_metric_set(c->m->leader, NULL, 1);
+	mc_log_info("leader: this replica (%s) now signs and writes",
+	    c->identity);
+	if (c->ca_state == CA_READY && c->synced)
+		crl_import(c);
+	c->crl_dirty = true;
+	full_resync(c);
+	revocations_process(c);
+}
+
+static void
+cancel_all(struct daemon_controller *c)
+{
+	size_t i;
+	struct item *it;
+
+	for (i = 0; i < c->tabsz; i++)
+		for (it = c->tab[i]; it != NULL; it = it->hnext) {
+			if (it->inflight && it->req != NULL)
+				k8s_request_cancel(c->cl, it->req);
+			it->inflight = false;
+			it->req = NULL;
+			it->dirty = false;
+		}
+	c->ninflight = 0;
+	while (dequeue(c) != NULL)
+		;
+}
+
+static void
+leader_stopped(struct k8s_elector *el, void *arg)
+{
+	struct daemon_controller *c = arg;
+
+	(void)el;
+	if (!c->leader)
+		return;
+	c->leader = false;
+	daemon_metric_set(c->m->leader, NULL, 0);
+	/* Another replica may lead already: stop writing at once. */
+	cancel_all(c);
+	c->npend = 0;
+	mc_log_warnx("leader: lease lost or given up; writes stopped");
+}
+
+/* ---- the tick -------------------------------------------------------- */
+
+static void
+watch_restarts(struct daemon_controller *c)
+{
+	struct k8s_informer *infs[5] = { c->ns_inf, c->sa_inf, c->sec_inf,
+		c->cm_inf, c->rev_inf };
+	static const char *names[5] = { "namespaces", "serviceaccounts",
+		"secrets", "configmaps", "revocations" };
+	struct k8s_informer_stats st;
+	uint64_t d;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		k8s_informer_get_stats(infs[i], &st);
+		d = (st.watch_errors - c->last_stats[i].watch_errors) +
+		    (st.relists_410 - c->last_stats[i].relists_410);
+		if (d > 0)
+			daemon_metric_add(c->m->watch_restarts, names[i],
+			    (double)d);
+		c->last_stats[i] = st;
+	}
+}
+
+static void
+tick(void *arg)
+{
+	struct daemon_controller *c = arg;
+	uint64_t ms = k8s_now_ms();
+	int64_t now = now_s(), earliest = 0;
+	struct item *it;
+	size_t i, j;
+
+	k8s_timer_arm(c->cl, &c->tick, CTL_TICK_MS, tick, c);
+	watch_restarts(c);
+	if (c->ca_state == CA_READY && c->auth->not_after - now <
+	    CTL_ROOT_WARN && now - c->root_warned > 3600) {
+		mc_log_warnx("ROOT EXPIRES SOON: the root of trust domain %s "
+		    "expires in %lld days; rotate it (meshca(1), root "
+		    "rotation) before every workload loses its identity",
+		    c->td, (long long)((c->auth->not_after - now) / 86400));
+		c->root_warned = now;
+	}
+	for (i = 0; i < c->tabsz; i++)
+		for (it = c->tab[i]; it != NULL; it = it->hnext) {
+			if (it->not_after > 0 && (earliest == 0 ||
+			    it->not_after < earliest))
+				earliest = it->not_after;
+			if (!c->leader || it->inflight || it->queued)
+				continue;
+			if ((it->retry_due != 0 && it->retry_due <= ms) ||
+			    (it->renew_at != 0 && it->renew_at <= now)) {
+				it->retry_due = 0;
+				enqueue(c, it);
+			}
+		}
+	daemon_metric_set(c->m->earliest_expiry, NULL, (double)earliest);
+	if (!c->leader || c->ca_state != CA_READY || !c->synced)
+		return;
+	for (i = j = 0; i < c->npend; i++) {
+		if (c->pend[i].due <= now)
+			revoke_serial(c, c->pend[i].serial,
+			    CTL_REASON_SUPERSEDED, "superseded");
+		else
+			c->pend[j++] = c->pend[i];
+	}
+	c->npend = j;
+	if (c->crl_dirty || c->crl_pem == NULL ||
+	    now >= daemon_crl_resign_at(c->crl_this, c->crl_next))
+		crl_publish(c);
+}
+
+/* ---- public ---------------------------------------------------------- */
+
+static struct k8s_informer *
+informer(struct daemon_controller *c, const struct k8s_resource *res,
+    const char *ns, const char *lsel, const char *fsel,
+    k8s_informer_event_fn fn, struct mc_err *e)
+{
+	struct k8s_informer_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.res = res;
+	o.namespace = ns;
+	o.label_selector = lsel;
+	o.field_selector = fsel;
+	o.on_event = fn;
+	o.on_synced = on_synced;
+	o.arg = c;
+	return k8s_informer_start(c->cl, &o, e);
+}
+
+static int
+open_ledger(struct daemon_controller *c, struct mc_err *e)
+{
+	char kek[4096];
+
+	if (store_open(c->cfg->db, STORE_CREATE, &c->db, e) == -1)
+		return -1;
+	if ((size_t)snprintf(kek, sizeof(kek), "%s.kek", c->cfg->db) >=
+	    sizeof(kek)) {
+		mc_err_set(e, MC_ST_USAGE, 0, "db: path too long");
+		return -1;
+	}
+	if (ca_kek_load(kek, &c->kek, e) == 0)
+		return 0;
+	if (access(kek, F_OK) == 0)
+		return -1;
+	if (ca_kek_create(kek, &c->kek, e) == -1)
+		return -1;
+	mc_log_info("ledger: new key-encryption key %s", kek);
+	return 0;
+}
+
+struct daemon_controller *
+daemon_controller_new(struct daemon_config *cfg,
+    struct meshcad_metrics *metrics, struct mc_err *e)
+{
+	struct daemon_controller *c;
+	struct k8s_client_opts co;
+	struct k8s_elector_opts eo;
+	char fsel[128];
+
+	if ((c = mc_calloc(1, sizeof(*c))) == NULL ||
+	    (c->tab = mc_calloc(1024, sizeof(*c->tab))) == NULL) {
+		mc_free(c);
+		mc_err_set(e, MC_ST_NOMEM, 0, "controller: out of memory");
+		return NULL;
+	}
+	c->tabsz = 1024;
+	c->cfg = cfg;
+	c->m = metrics;
+	k8s_backoff_init(&c->ca_bo, 1000, 30000);
+	if ((c->ca_ns = mc_strdup(cfg->ca_namespace)) == NULL ||
+	    (c->td = mc_strdup(cfg->trust_domain)) == NULL ||
+	    (c->identity = mc_strdup(cfg->identity)) == NULL ||
+	    (c->actor = mc_malloc(strlen(cfg->identity) + 16)) == NULL) {
+		mc_err_set(e, MC_ST_NOMEM, 0, "controller: out of memory");
+		goto fail;
+	}
+	snprintf(c->actor, strlen(cfg->identity) + 16, "meshcad:%s",
+	    cfg->identity);
+	if ((c->sel = daemon_selector_parse(cfg->namespace_selector, e)) ==
+	    NULL)
+		goto fail;
+	/* The cluster first: without one there is nothing to do, and no
+	 * ledger file should be left behind. */
+	c->kcfg = cfg->kubeconfig != NULL ?
+	    k8s_config_from_kubeconfig(cfg->kubeconfig, NULL, e) :
+	    k8s_config_in_cluster(NULL, e);
+	if (c->kcfg == NULL || open_ledger(c, e) == -1)
+		goto fail;
+	memset(&co, 0, sizeof(co));
+	co.max_in_flight = CTL_MAX_INFLIGHT + 16;
+	if ((c->cl = k8s_client_new(c->kcfg, &co, e)) == NULL)
+		goto fail;
+	snprintf(fsel, sizeof(fsel), "metadata.name=%s",
+	    DAEMON_REVOCATIONS_CM);
+	if ((c->ns_inf = informer(c, &k8s_res_namespaces, NULL, NULL, NULL,
+	    on_ns, e)) == NULL ||
+	    (c->sa_inf = informer(c, &k8s_res_serviceaccounts, NULL, NULL,
+	    NULL, on_sa, e)) == NULL ||
+	    (c->sec_inf = informer(c, &k8s_res_secrets, NULL,
+	    DAEMON_MANAGED_SELECTOR, NULL, on_secret, e)) == NULL ||
+	    (c->cm_inf = informer(c, &k8s_res_configmaps, NULL,
+	    DAEMON_MANAGED_SELECTOR, NULL, on_cm, e)) == NULL ||
+	    (c->rev_inf = informer(c, &k8s_res_configmaps, c->ca_ns, NULL,
+	    fsel, on_rev, e)) == NULL)
+		goto fail;
+	memset(&eo, 0, sizeof(eo));
+	eo.namespace = c->ca_ns;
+	eo.name = DAEMON_LEASE;
+	eo.identity = c->identity;
+	eo.lease_duration_ms = cfg->lease_duration;
+	eo.renew_deadline_ms = cfg->renew_deadline;
+	eo.retry_period_ms = cfg->retry_period;
+	eo.on_started = leader_started;
+	eo.on_stopped = leader_stopped;
+	eo.arg = c;
+	if ((c->el = k8s_elector_start(c->cl, &eo, e)) == NULL)
+		goto fail;
+	daemon_metric_set(c->m->leader, NULL, 0);
+	ca_fetch(c);
+	k8s_timer_arm(c->cl, &c->tick, CTL_TICK_MS, tick, c);
+	return c;
+fail:
+	daemon_controller_free(c);
+	return NULL;
+}
+
+int
+daemon_controller_run_once(struct daemon_controller *c, int timeout_ms,
+    struct mc_err *e)
+{
+	struct item *it;
+	size_t n = 0;
+
+	if (c->leader && c->synced && c->ca_state == CA_READY &&
+	    !c->stopping) {
+		while (n < CTL_BATCH && c->ninflight < CTL_MAX_INFLIGHT &&
+		    (it = dequeue(c)) != NULL) {
+			n++;
+			if (it->kind == ITEM_SA)
+				reconcile_sa(c, it);
+			else if (c->crl_pem != NULL)
+				reconcile_cm(c, it);
+			else
+				retry_later(c, it, CTL_REQUEUE_MS);
+		}
+	}
+	if (n > 0 && c->nqueued > 0 && c->ninflight < CTL_MAX_INFLIGHT)
+		timeout_ms = 0;
+	return k8s_client_run_once(c->cl, timeout_ms, e);
+}
+
+void
+daemon_controller_set_config(struct daemon_controller *c,
+    struct daemon_config *cfg)
+{
+	struct daemon_selector *sel;
+	struct mc_err e;
+
+	c->cfg = cfg;
+	if ((sel = daemon_selector_parse(cfg->namespace_selector, &e)) ==
+	    NULL)
+		mc_log_warnx("reload: %s; keeping the old selector", e.msg);
+	else {
+		daemon_selector_free(c->sel);
+		c->sel = sel;
+	}
+	full_resync(c);
+}
+
+bool
+daemon_controller_ready(const struct daemon_controller *c,
+    const char **reason)
+{
+	if (c->ca_state != CA_READY) {
+		*reason = "loading CA material";
+		return false;
+	}
+	if (!c->synced) {
+		*reason = "watches not synced";
+		return false;
+	}
+	*reason = c->leader ? "leader" : "standby";
+	return true;
+}
+
+bool
+daemon_controller_is_leader(const struct daemon_controller *c)
+{
+	return c->leader;
+}
+
+void
+daemon_controller_stop(struct daemon_controller *c, uint64_t drain_ms)
+{
+	uint64_t end = k8s_now_ms() + drain_ms;
+	struct mc_err e;
+
+	c->stopping = true;
+	while (c->ninflight > 0 && k8s_now_ms() < end)
+		if (k8s_client_run_once(c->cl, 50, &e) == -1)
+			break;
+	if (c->ninflight > 0)
+		mc_log_warnx("stop: %zu writes still in flight, abandoned",
+		    c->ninflight);
+	k8s_elector_release(c->el);
+	end = k8s_now_ms() + 2000;
+	while (!k8s_elector_released(c->el) && k8s_now_ms() < end)
+		if (k8s_client_run_once(c->cl, 50, &e) == -1)
+			break;
+	c->leader = false;
+}
+
+void
+daemon_controller_free(struct daemon_controller *c)
+{
+	struct item *it, *next;
+	size_t i;
+
+	if (c == NULL)
+		return;
+	if (c->cl != NULL) {
+		k8s_timer_cancel(c->cl, &c->tick);
+		k8s_timer_cancel(c->cl, &c->ca_timer);
+	}
+	k8s_elector_free(c->el);
+	k8s_informer_free(c->ns_inf);
+	k8s_informer_free(c->sa_inf);
+	k8s_informer_free(c->sec_inf);
+	k8s_informer_free(c->cm_inf);
+	k8s_informer_free(c->rev_inf);
+	k8s_client_free(c->cl);
+	k8s_config_free(c->kcfg);
+	for (i = 0; i < c->tabsz; i++)
+		for (it = c->tab[i]; it != NULL; it = next) {
+			next = it->hnext;
+			mc_free(it->key);
+			mc_free(it->ns);
+			mc_free(it->name);
+			mc_free(it);
+		}
+	mc_free(c->tab);
+	mc_free(c->pend);
+	ca_issuer_free(c->issuer);
+	ca_signer_free(c->signer);
+	ca_authority_free(c->auth);
+	meshca_verifier_free(c->verifier);
+	mc_free(c->root_pem);
+	mc_free(c->bundle_json);
+	mc_free(c->chain_pem);
+	mc_free(c->crl_pem);
+	store_close(c->db);
+	ca_kek_clear(&c->kek);
+	daemon_selector_free(c->sel);
+	mc_free(c->ca_ns);
+	mc_free(c->td);
+	mc_free(c->identity);
+	mc_free(c->actor);
+	mc_free(c);
+}
