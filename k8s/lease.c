@@ -31,7 +31,8 @@ struct k8s_elector {
 	char *obs_holder;
 	uint64_t obs_at; /* local time the record last changed */
 	uint64_t obs_dur_ms;
-	uint64_t last_renew; /* local time of our last good write */
+	json_int_t obs_trans; /* spec.leaseTransitions seen */
+	uint64_t last_renew;  /* local time of our last good write */
 	struct k8s_request *req;
 	struct k8s_timer timer;	   /* next try */
 	struct k8s_timer deadline; /* renew deadline while leading */
@@ -124,6 +125,8 @@ observe(struct k8s_elector *el, const json_t *lease)
 	}
 	set_str(&el->obs_holder,
 	    json_string_value(json_object_get(spec, "holderIdentity")));
+	el->obs_trans =
+	    json_integer_value(json_object_get(spec, "leaseTransitions"));
 	el->obs_dur_ms = json_is_integer(d) && json_integer_value(d) > 0 &&
 		json_integer_value(d) < 86400 ?
 	    (uint64_t)json_integer_value(d) * 1000 :
@@ -366,11 +369,12 @@ k8s_elector_release(struct k8s_elector *el)
 	/* client-go release(): empty holder, 1 s duration, same RV */
 	k8s_microtime(now, sizeof(now));
 	obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:s, s:i, s:s, "
-			"s:s}}",
+			"s:s, s:I}}",
 	    "apiVersion", "coordination.k8s.io/v1", "kind", "Lease", "metadata",
 	    "name", el->name, "namespace", el->ns, "resourceVersion",
 	    el->obs_rv, "spec", "holderIdentity", "", "leaseDurationSeconds", 1,
-	    "acquireTime", now, "renewTime", now);
+	    "acquireTime", now, "renewTime", now, "leaseTransitions",
+	    el->obs_trans);
 	if (obj == NULL || send_lease(el, "PUT", obj, on_release) == -1)
 		el->released = true;
 	json_decref(obj);

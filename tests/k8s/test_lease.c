@@ -238,7 +238,7 @@ test_release(void **state)
 	struct cand a = { "rel-a", 0, 0 }, b = { "rel-b", 0, 0 };
 	struct k8s_elector *ea, *eb;
 	uint64_t t0;
-	json_t *l;
+	json_t *l, *spec;
 
 	ea = elect(ca, &a, "release");
 	run_both(ca, NULL, 800);
@@ -259,6 +259,11 @@ test_release(void **state)
 								  "spec"),
 				"holderIdentity")),
 	    "");
+	/* client-go release(): the transition count is kept */
+	spec = json_object_get(l, "spec");
+	assert_int_equal(json_integer_value(json_object_get(spec,
+			     "leaseTransitions")),
+	    0);
 	json_decref(l);
 	t0 = k8s_now_ms();
 	while (!k8s_elector_is_leader(eb) && k8s_now_ms() - t0 < 3000)
