@@ -36,6 +36,7 @@
 #include "common/status.h"
 #include "spiffe/api.h"
 #include "spiffe/bundle.h"
+#include "spiffe/id.h"
 #include "spiffe/svid.h"
 
 struct vconf {
@@ -420,6 +421,18 @@ svid_check_leaf(X509 *leaf, struct meshca_id **peer, struct mc_err *e)
 		goto out;
 	}
 	/*
+	 * X509-SVID.md 3.1: "The Subject field is not required, however the
+	 * URI SAN extension MUST be marked as critical if Subject is
+	 * omitted, per section 4.1.2.6 of RFC 5280."
+	 */
+	if (X509_NAME_entry_count(X509_get_subject_name(leaf)) == 0 &&
+	    crit != 1) {
+		mc_err_set(e, MC_ST_REJECTED, MESHCA_REASON_PATH,
+		    "leaf: X509-SVID 3.1: empty subject and a non-critical "
+		    "subjectAltName");
+		goto out;
+	}
+	/*
 	 * X509-SVID.md 5.2: "The validator MUST also ensure that the scheme
 	 * of the SPIFFE ID is set to `spiffe`, and MUST ensure that the
 	 * SPIFFE ID has a non-root path component".
@@ -519,6 +532,47 @@ spiffe_svid_leaf_id(X509 *leaf, struct meshca_id **id, struct mc_err *e)
 }
 
 /*
+ * X509-SVID.md 3.2: "If present, the SPIFFE ID of a signing certificate
+ * MUST NOT have a path component". URI SANs of other schemes are not
+ * SPIFFE IDs and are left alone.
+ */
+static int
+svid_check_signing_id(X509 *x, int depth, struct mc_err *e)
+{
+	GENERAL_NAMES *sans;
+	const GENERAL_NAME *gn;
+	const ASN1_IA5STRING *uri;
+	const unsigned char *p;
+	size_t len, tdlen;
+	int i, rc = 0;
+
+	if ((sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL,
+	    NULL)) == NULL)
+		return 0;
+	for (i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+		gn = sk_GENERAL_NAME_value(sans, i);
+		if (gn->type != GEN_URI)
+			continue;
+		uri = gn->d.uniformResourceIdentifier;
+		p = ASN1_STRING_get0_data(uri);
+		len = (size_t)ASN1_STRING_length(uri);
+		if (len < 9 || memcmp(p, "spiffe://", 9) != 0)
+			continue;
+		if (spiffe_id_check((const char *)p, len, &tdlen, NULL) == 0 &&
+		    9 + tdlen < len) {
+			mc_err_set(e, MC_ST_REJECTED,
+			    MESHCA_REASON_SIGNING_CERT,
+			    "cert %d: X509-SVID 3.2: signing certificate's "
+			    "SPIFFE ID has a path", depth);
+			rc = -1;
+			break;
+		}
+	}
+	GENERAL_NAMES_free(sans);
+	return rc;
+}
+
+/*
  * The signing-certificate rules on the chain OpenSSL built: every
  * certificate between the leaf and the trust anchor.
  */
@@ -533,6 +587,8 @@ svid_check_signing(STACK_OF(X509) *chain, struct mc_err *e)
 	for (i = 1; i < n - 1; i++) {
 		x = sk_X509_value(chain, i);
 		flags = X509_get_extension_flags(x);
+		if (svid_check_signing_id(x, i, e) == -1)
+			return -1;
 		/*
 		 * X509-SVID.md 4.1: "Signing certificates MUST set the `cA`
 		 * field to `true`". 4.3: "The key usage extension MUST be

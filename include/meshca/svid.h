@@ -127,12 +127,13 @@ MESHCA_API enum meshca_status meshca_verifier_set_time(
  * first, then intermediates in any order; a root may be included but is
  * only trusted when the bundle holds it. Checks X509-SVID.md:
  *  - the leaf has exactly one URI SAN, a SPIFFE ID with a non-root path
- *    (2, 3.1, 5.2), CA:false (4.1), a critical keyUsage with
- *    digitalSignature and without keyCertSign and cRLSign (4.3), and,
- *    when present, an extendedKeyUsage with serverAuth and clientAuth
- *    (4.4);
- *  - every signing certificate given is a CA with a critical keyUsage
- *    holding keyCertSign (3.2, 4.1, 4.3);
+ *    (2, 3.1, 5.2), in a critical extension when the subject is empty
+ *    (3.1), CA:false (4.1), a critical keyUsage with digitalSignature
+ *    and without keyCertSign and cRLSign (4.3), and, when present, an
+ *    extendedKeyUsage with serverAuth and clientAuth (4.4);
+ *  - every signing certificate in the path is a CA with a critical
+ *    keyUsage holding keyCertSign, and its SPIFFE ID, if it has one,
+ *    has no path (3.2, 4.1, 4.3);
  *  - RFC 5280 path validation (5.1) to a bundle root of the leaf's trust
  *    domain (or a root loaded without trust domain): signatures,
  *    validity at the verifier's time, path length, name constraints,

@@ -266,6 +266,19 @@ test_uri_sans(void **state)
 	pki_make(&o, &F.root, &leaf);
 	expect_ok((X509 *[]){ leaf.cert }, 1, ID_A);
 	pki_cert_clear(&leaf);
+
+	/* X509-SVID.md 3.1: no subject needs a critical SAN extension. */
+	leaf_opts(&o, ID_A);
+	o.san_critical = 0;
+	pki_make(&o, &F.root, &leaf);
+	expect_reject((X509 *[]){ leaf.cert }, 1, MESHCA_REASON_PATH,
+	    "leaf: X509-SVID 3.1: empty subject and a non-critical "
+	    "subjectAltName");
+	pki_cert_clear(&leaf);
+	o.cn = "reviews";
+	pki_make(&o, &F.root, &leaf);
+	expect_ok((X509 *[]){ leaf.cert }, 1, ID_A);
+	pki_cert_clear(&leaf);
 }
 
 /* X509-SVID.md 5.2: scheme spiffe, non-root path. */
@@ -421,6 +434,25 @@ test_signing_certs(void **state)
 		pki_cert_clear(&leaf);
 		pki_cert_clear(&inter);
 	}
+
+	/* X509-SVID.md 3.2: a signing certificate's SPIFFE ID has no
+	 * path; other URIs are not SPIFFE IDs and do not matter. */
+	memset(&o, 0, sizeof(o));
+	o.ca = 1;
+	o.uris[0] = "spiffe://cluster.local/ns/ca";
+	pki_make(&o, &F.root, &inter);
+	pki_leaf(ID_A, &inter, &leaf);
+	expect_reject((X509 *[]){ leaf.cert, inter.cert }, 2,
+	    MESHCA_REASON_SIGNING_CERT, "cert 1: X509-SVID 3.2: signing "
+	    "certificate's SPIFFE ID has a path");
+	pki_cert_clear(&leaf);
+	pki_cert_clear(&inter);
+	o.uris[0] = "https://ca.example/ns/ca";
+	pki_make(&o, &F.root, &inter);
+	pki_leaf(ID_A, &inter, &leaf);
+	expect_ok((X509 *[]){ leaf.cert, inter.cert }, 2, ID_A);
+	pki_cert_clear(&leaf);
+	pki_cert_clear(&inter);
 }
 
 static void
