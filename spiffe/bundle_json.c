@@ -335,7 +335,15 @@ spiffe_bundle_parse_json(const char *data, size_t len, const char *td,
 	int rc = -1;
 
 	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	if (root == NULL && json_error_code(&je) == json_error_out_of_memory) {
+		mc_err_set(e, MC_ST_NOMEM, 0, "bundle JSON: out of memory");
+		goto out;
+	}
 	if (root == NULL) {
+		/* jansson quotes the input near the error: keep it printable. */
+		for (i = 0; je.text[i] != '\0'; i++)
+			if (je.text[i] < 0x20 || je.text[i] > 0x7e)
+				je.text[i] = '?';
 		mc_err_set(e, MC_ST_PARSE, 0, "bundle JSON: line %d column "
 		    "%d: %s", je.line, je.column, je.text);
 		goto out;
