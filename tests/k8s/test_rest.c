@@ -557,6 +557,65 @@ test_cancel(void **state)
 	got_reset(&g2);
 }
 
+/*
+ * The emulator rotates the admin token (rewriting DIR/token): a client
+ * whose kubeconfig names the token and CA by relative file names gets
+ * one 401, re-reads the file and goes on.
+ */
+static void
+test_token_rotation(void **state)
+{
+	struct k8s_client_stats st;
+	struct k8s_config *cfg;
+	struct k8s_client *c2;
+	struct mc_err e = { 0 };
+	struct got g = { 0 };
+	struct mc_buf tok;
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/rotating-kubeconfig", em.dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f,
+	    "clusters:\n- name: e\n  cluster:\n    server: %s\n"
+	    "    certificate-authority: ca.crt\n"
+	    "users:\n- name: u\n  user: {tokenFile: token}\n"
+	    "contexts:\n- name: c\n  context: {cluster: e, user: u}\n"
+	    "current-context: c\n",
+	    em.cfg->server);
+	fclose(f);
+	assert_non_null(cfg = k8s_config_from_kubeconfig(path, NULL, &e));
+	assert_non_null(cfg->ca_file);
+	assert_non_null(c2 = k8s_client_new(cfg, NULL, &e));
+	assert_non_null(k8s_get(c2, &k8s_res_configmaps, NS, "page-005", got_cb,
+	    &g, &e));
+	assert_int_equal(k8s_client_run_until(c2, &g.done, 30000, &e), 0);
+	assert_int_equal(g.outcome, K8S_OK);
+	got_reset(&g);
+	assert_int_equal(emu_post(&em, "/_emulator/rotate-token",
+			     "{\"which\":\"admin\"}"),
+	    200);
+	/* the admin helper and the shared client follow the new token */
+	snprintf(path, sizeof(path), "%s/token", em.dir);
+	mc_buf_init(&tok, 4096);
+	assert_int_equal(mc_buf_read_file(&tok, path, &e), 0);
+	while (tok.len > 0 &&
+	    (tok.data[tok.len - 1] == '\n' || tok.data[tok.len - 1] == ' '))
+		tok.data[--tok.len] = '\0';
+	mc_free(em.cfg->token);
+	em.cfg->token = mc_buf_steal(&tok, NULL);
+	assert_non_null(k8s_get(c2, &k8s_res_configmaps, NS, "page-005", got_cb,
+	    &g, &e));
+	assert_int_equal(k8s_client_run_until(c2, &g.done, 30000, &e), 0);
+	assert_int_equal(g.outcome, K8S_OK);
+	assert_int_equal(g.attempts, 2);
+	k8s_client_get_stats(c2, &st);
+	assert_int_equal(st.unauthorized, 1);
+	got_reset(&g);
+	k8s_client_free(c2);
+	k8s_config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -569,6 +628,7 @@ main(void)
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_token_reread),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_token_rotation),
 	};
 
 	if (!emu_available())
