@@ -33,6 +33,10 @@ static const struct cli_cmd cmds[] = {
 	    "account | --batch file] [--ttl duration] [--key-type type] "
 	    "[--dns name] ... [--trust-domain td] [--kek path] --out-dir dir",
 	    "issue X.509-SVIDs with new keys and record them" },
+	{ "sign", cli_cmd_sign, "[--id spiffe-id | --ns namespace --sa "
+	    "account] [--ttl duration] [--dns name] ... [--trust-domain td] "
+	    "[--kek path] [--out file] csr",
+	    "issue an X.509-SVID for the key of a CSR" },
 	{ "revoke", cli_cmd_revoke, "[--reason reason] serial",
 	    "revoke a certificate by serial number" },
 	{ "crl", cli_cmd_crl, "[--validity duration] [--trust-domain td] "
@@ -40,6 +44,10 @@ static const struct cli_cmd cmds[] = {
 	    "sign and print the certificate revocation lists" },
 	{ "bundle", cli_cmd_bundle, "[--spiffe] [--trust-domain td]",
 	    "print the trust bundle" },
+	{ "rotate-root", cli_cmd_rotate_root, "--prepare | --activate | "
+	    "--retire [--force] [--key-type type] [--lifetime duration] "
+	    "[--trust-domain td] [--kek path]",
+	    "one stage of a staged root rotation" },
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
