@@ -4,7 +4,10 @@
 #     KNF) over every .c and .h of ours;
 #  2. calls we do not make (curl's checksrc list plus ours): strcpy,
 #     strcat, sprintf, vsprintf, strtok, atoi, strncpy, gets, system;
-#  3. mandoc -Tlint over man/*.[1-8].
+#  3. mandoc -Tlint over man/*.[1-8];
+#  4. usage() against the man page: the entries of `meshca --help` must be
+#     the SYNOPSIS of meshca(1) word for word, and `meshcad --help` must
+#     name the same options as meshcad(8) (BUILDDIR: where they are built).
 # Banned calls and mandoc warnings fail the check. clang-format findings
 # are listed and counted; they fail it only with STYLE_FORMAT=strict,
 # because clang-format 14 cannot express all of KNF (string continuation
@@ -77,6 +80,56 @@ else
 	else
 		echo "mandoc: no pages"
 	fi
+fi
+
+echo "== usage() against the man page SYNOPSIS"
+# entries FILE: one line per synopsis entry (continuation lines joined,
+# blanks squeezed, "a | b" written "a|b").
+entries() {
+	awk -v prog="$2" '
+	{ sub(/^usage: /, "       ") }
+	$1 == prog { if (e != "") print e; e = $0; next }
+	e != "" && /^[ \t]/ { e = e " " $0; next }
+	{ if (e != "") print e; e = "" }
+	END { if (e != "") print e }' "$1" |
+	sed -e 's/[[:space:]][[:space:]]*/ /g' -e 's/^ //' -e 's/ $//' \
+		-e 's/ | /|/g'
+}
+# check_usage PROGRAM BINARY PAGE MODE: MODE "text" compares whole
+# entries, "options" compares the sets of --options.
+check_usage() {
+	if [ ! -x "$2" ]; then
+		echo "$1: $2 not built; skipped"
+		return
+	fi
+	"$2" --help >"$tmp/usage" 2>&1
+	"$mandoc" -Tascii "$3" | col -b |
+		sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' >"$tmp/synopsis"
+	entries "$tmp/usage" "$1" >"$tmp/u"
+	entries "$tmp/synopsis" "$1" >"$tmp/s"
+	if [ "$4" = options ]; then
+		for f in u s; do
+			grep -o -e '--[a-z][a-z0-9-]*' "$tmp/$f" | sort -u >"$tmp/$f.opt"
+		done
+		d=$(diff "$tmp/u.opt" "$tmp/s.opt")
+	else
+		d=$(diff "$tmp/u" "$tmp/s")
+	fi
+	if [ -n "$d" ]; then
+		echo "$1: usage (<) and $3 SYNOPSIS (>) differ:"
+		echo "$d"
+		fail=1
+	else
+		echo "$1: usage matches $3 ($(wc -l <"$tmp/u") entries)"
+	fi
+}
+if [ -n "${BUILDDIR:-}" ] && [ "$mandoc" != no ]; then
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/style.XXXXXX")
+	check_usage meshca "$BUILDDIR/cli/meshca" man/meshca.1 text
+	check_usage meshcad "$BUILDDIR/daemon/meshcad" man/meshcad.8 options
+	rm -rf "$tmp"
+else
+	echo "usage: no build directory given; skipped"
 fi
 
 [ $fail -eq 0 ] && echo "check-style: ok" || echo "check-style: FAILED"
