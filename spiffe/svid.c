@@ -49,7 +49,8 @@ struct vconf {
 
 struct meshca_verifier {
 	atomic_int refs;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;		/* guards conf */
+	pthread_mutex_t wlock;		/* serializes setters */
 	struct vconf *conf;		/* never NULL */
 };
 
@@ -114,9 +115,28 @@ verifier_get_conf(struct meshca_verifier *v)
 	return c;
 }
 
+/*
+ * A setter copies the current snapshot (verifier_begin), changes the
+ * copy and installs it (verifier_commit). Setters hold wlock from begin
+ * to commit so that two of them never copy the same snapshot and lose
+ * one change; verifications never take wlock. NULL from begin (nomem)
+ * leaves nothing held.
+ */
+static struct vconf *
+verifier_begin(struct meshca_verifier *v, struct mc_err *e)
+{
+	struct vconf *c;
+
+	pthread_mutex_lock(&v->wlock);
+	/* Only setters change v->conf, and they hold wlock. */
+	if ((c = vconf_copy(v->conf, e)) == NULL)
+		pthread_mutex_unlock(&v->wlock);
+	return c;
+}
+
 /* Installs c (taking over the caller's reference). */
 static void
-verifier_swap_conf(struct meshca_verifier *v, struct vconf *c)
+verifier_commit(struct meshca_verifier *v, struct vconf *c)
 {
 	struct vconf *old;
 
@@ -124,6 +144,7 @@ verifier_swap_conf(struct meshca_verifier *v, struct vconf *c)
 	old = v->conf;
 	v->conf = c;
 	pthread_mutex_unlock(&v->lock);
+	pthread_mutex_unlock(&v->wlock);
 	vconf_free(old);
 }
 
@@ -145,6 +166,12 @@ meshca_verifier_new(struct meshca_verifier **out, struct meshca_error *err)
 	if ((v->conf = vconf_copy(NULL, &e)) == NULL)
 		goto out;
 	if (pthread_mutex_init(&v->lock, NULL) != 0) {
+		mc_err_set(&e, MC_ST_INTERNAL, 0,
+		    "verifier: mutex init failed");
+		goto out;
+	}
+	if (pthread_mutex_init(&v->wlock, NULL) != 0) {
+		pthread_mutex_destroy(&v->lock);
 		mc_err_set(&e, MC_ST_INTERNAL, 0,
 		    "verifier: mutex init failed");
 		goto out;
@@ -174,6 +201,7 @@ meshca_verifier_free(struct meshca_verifier *v)
 		return;
 	vconf_free(v->conf);
 	pthread_mutex_destroy(&v->lock);
+	pthread_mutex_destroy(&v->wlock);
 	mc_free(v);
 }
 
@@ -182,20 +210,18 @@ meshca_verifier_set_bundle(struct meshca_verifier *v, struct meshca_bundle *b,
     struct meshca_error *err)
 {
 	struct mc_err e = { 0 };
-	struct vconf *c, *cur;
+	struct vconf *c;
 
 	if (v == NULL) {
 		mc_err_set(&e, MC_ST_USAGE, 0, "verifier: NULL verifier");
 		return spiffe_api_error(&e, err);
 	}
-	cur = verifier_get_conf(v);
-	c = vconf_copy(cur, &e);
-	vconf_free(cur);
+	c = verifier_begin(v, &e);
 	if (c == NULL)
 		return spiffe_api_error(&e, err);
 	meshca_bundle_free(c->bundle);
 	c->bundle = b != NULL ? meshca_bundle_up_ref(b) : NULL;
-	verifier_swap_conf(v, c);
+	verifier_commit(v, c);
 	return MESHCA_OK;
 }
 
@@ -227,7 +253,7 @@ meshca_verifier_set_crls_pem(struct meshca_verifier *v, const char *data,
 	struct mc_err e = { 0 };
 	STACK_OF(X509_CRL) *crls = NULL;
 	X509_CRL *crl = NULL;
-	struct vconf *c = NULL, *cur;
+	struct vconf *c = NULL;
 	BIO *bio = NULL;
 	unsigned long code;
 
@@ -271,15 +297,13 @@ meshca_verifier_set_crls_pem(struct meshca_verifier *v, const char *data,
 			goto out;
 		}
 	}
-	cur = verifier_get_conf(v);
-	c = vconf_copy(cur, &e);
-	vconf_free(cur);
+	c = verifier_begin(v, &e);
 	if (c == NULL)
 		goto out;
 	sk_X509_CRL_pop_free(c->crls, X509_CRL_free);
 	c->crls = crls;
 	crls = NULL;
-	verifier_swap_conf(v, c);
+	verifier_commit(v, c);
 out:
 	BIO_free(bio);
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
@@ -320,7 +344,7 @@ meshca_verifier_set_trust_domain(struct meshca_verifier *v,
     const char *trust_domain, struct meshca_error *err)
 {
 	struct mc_err e = { 0 };
-	struct vconf *c, *cur;
+	struct vconf *c;
 	char *td = NULL;
 	enum meshca_status st;
 
@@ -338,16 +362,14 @@ meshca_verifier_set_trust_domain(struct meshca_verifier *v,
 			return spiffe_api_error(&e, err);
 		}
 	}
-	cur = verifier_get_conf(v);
-	c = vconf_copy(cur, &e);
-	vconf_free(cur);
+	c = verifier_begin(v, &e);
 	if (c == NULL) {
 		mc_free(td);
 		return spiffe_api_error(&e, err);
 	}
 	mc_free(c->td);
 	c->td = td;
-	verifier_swap_conf(v, c);
+	verifier_commit(v, c);
 	return MESHCA_OK;
 }
 
@@ -356,20 +378,18 @@ meshca_verifier_set_time(struct meshca_verifier *v, time_t at,
     struct meshca_error *err)
 {
 	struct mc_err e = { 0 };
-	struct vconf *c, *cur;
+	struct vconf *c;
 
 	if (v == NULL || at < 0) {
 		mc_err_set(&e, MC_ST_USAGE, 0, "verifier: %s",
 		    v == NULL ? "NULL verifier" : "negative time");
 		return spiffe_api_error(&e, err);
 	}
-	cur = verifier_get_conf(v);
-	c = vconf_copy(cur, &e);
-	vconf_free(cur);
+	c = verifier_begin(v, &e);
 	if (c == NULL)
 		return spiffe_api_error(&e, err);
 	c->at = at;
-	verifier_swap_conf(v, c);
+	verifier_commit(v, c);
 	return MESHCA_OK;
 }
 
