@@ -19,6 +19,11 @@
 
 #include <curl/curl.h>
 
+/* CURLOPT_CAINFO_BLOB and CURLOPT_SSLKEY_BLOB: CA and key from memory */
+#if LIBCURL_VERSION_NUM < 0x074d00
+#error "k8s/ needs libcurl 7.77 or later (CURLOPT_CAINFO_BLOB)"
+#endif
+
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/status.h"
@@ -601,7 +606,12 @@ attempt_start(struct k8s_client *c, struct k8s_request *r, struct mc_err *e)
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->errbuf);
+#if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS,
+	    (long)(CURLPROTO_HTTPS | CURLPROTO_HTTP));
+#endif
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)c->o.connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)r->o.timeout_ms);
