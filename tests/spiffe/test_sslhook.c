@@ -44,6 +44,7 @@
 /* TLS alert descriptions, RFC 8446 6. */
 #define AL_HANDSHAKE_FAILURE 40
 #define AL_BAD_CERTIFICATE 42
+#define AL_UNSUPPORTED_CERTIFICATE 43
 #define AL_CERTIFICATE_REVOKED 44
 #define AL_CERTIFICATE_EXPIRED 45
 #define AL_UNKNOWN_CA 48
@@ -414,6 +415,57 @@ test_untrusted_root(void **state)
  * bundle is reloaded, and succeed from the next handshake on. The old
  * bundle stays valid for whoever still holds it.
  */
+/* The alert tells the peer which rule its certificate broke. */
+static void
+test_alerts(void **state)
+{
+	static const struct {
+		const char *eku;
+		const char *inter_bc;
+		time_t nb;
+		int alert;
+	} cases[] = {
+		{ "serverAuth", NULL, 0, AL_UNSUPPORTED_CERTIFICATE },
+		{ NULL, "critical,CA:FALSE", 0, AL_UNKNOWN_CA },
+		{ NULL, NULL, 1, AL_BAD_CERTIFICATE },
+	};
+	struct pki_opts o;
+	struct pki_cert inter, leaf;
+	SSL_CTX *c, *s;
+	struct tls_pair p;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&o, 0, sizeof(o));
+		o.ca = 1;
+		o.basic_constraints = cases[i].inter_bc;
+		pki_make(&o, &F.root, &inter);
+		memset(&o, 0, sizeof(o));
+		o.cn = "";
+		o.san_critical = 1;
+		o.uris[0] = ID_SRV;
+		o.ext_key_usage = cases[i].eku;
+		if (cases[i].nb) {
+			o.not_before = time(NULL) + 3600;
+			o.not_after = time(NULL) + 7200;
+		}
+		pki_make(&o, &inter, &leaf);
+		c = client_ctx(&F.cli, verifier(F.bundle));
+		s = tls_ctx_new(true, &leaf, &inter.cert, 1);
+		assert_false(handshake(c, s, SVC, &p));
+		if (p.c.alert_sent != cases[i].alert)
+			fail_msg("case %zu: alert %d, want %d", i,
+			    p.c.alert_sent, cases[i].alert);
+		assert_int_equal(p.s.alert_received, cases[i].alert);
+		tls_pair_free(&p);
+		SSL_CTX_free(c);
+		SSL_CTX_free(s);
+		pki_cert_clear(&leaf);
+		pki_cert_clear(&inter);
+	}
+}
+
 static void
 test_reload(void **state)
 {
@@ -665,6 +717,7 @@ main(void)
 		cmocka_unit_test(test_wrong_trust_domain),
 		cmocka_unit_test(test_revoked),
 		cmocka_unit_test(test_untrusted_root),
+		cmocka_unit_test(test_alerts),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_reinstall),
 		cmocka_unit_test(test_resumption),
