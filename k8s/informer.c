@@ -264,6 +264,25 @@ apply(struct k8s_informer *inf, enum k8s_event_type type, json_t *obj,
 	return 0;
 }
 
+/*
+ * apply(), but an object the cache cannot hold (no name or
+ * resourceVersion, a name too long) is counted and skipped: refusing it
+ * would relist or re-watch into the same object forever. -1 only when
+ * memory ran out.
+ */
+static int
+apply_or_skip(struct k8s_informer *inf, enum k8s_event_type type, json_t *obj)
+{
+	struct mc_err e = { 0 };
+
+	if (apply(inf, type, obj, &e) == 0)
+		return 0;
+	if (e.status == MC_ST_NOMEM)
+		return -1;
+	inf->st.skipped++;
+	return 0;
+}
+
 /* After a complete list: what the list did not show is gone. */
 static void
 sweep_stale(struct k8s_informer *inf)
@@ -302,8 +321,8 @@ on_page(json_t *items, const char *rv, bool first, void *arg)
 	size_t i;
 
 	for (i = 0; i < json_array_size(items); i++)
-		if (apply(inf, K8S_EV_ADDED, json_array_get(items, i), NULL) ==
-		    -1)
+		if (apply_or_skip(inf, K8S_EV_ADDED,
+			json_array_get(items, i)) == -1)
 			return -1;
 	return 0;
 }
@@ -375,7 +394,7 @@ on_wevent(enum k8s_event_type type, json_t *obj, void *arg)
 		k8s_backoff_reset(&inf->backoff);
 		return 0;
 	default:
-		if (apply(inf, type, obj, NULL) == -1) {
+		if (apply_or_skip(inf, type, obj) == -1) {
 			inf->w_error = true;
 			return 1;
 		}

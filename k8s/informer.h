@@ -55,7 +55,8 @@ struct k8s_informer_stats {
 	uint64_t watches;      /* watch requests started */
 	uint64_t watch_errors; /* watches that ended abnormally */
 	uint64_t bookmarks;
-	uint64_t events; /* events delivered to the caller */
+	uint64_t events;  /* events delivered to the caller */
+	uint64_t skipped; /* objects without name or resourceVersion */
 };
 
 /* Creates the informer and starts listing. NULL with e set on failure. */
