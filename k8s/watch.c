@@ -145,7 +145,15 @@ k8s_watch_parser_feed(struct k8s_watch_parser *p, const char *data, size_t n,
 		}
 		k = (size_t)(nl - data);
 		if (p->line.len == 0) {
-			/* the whole line is in this read: parse in place */
+			/* the whole line is in this read: parse in place, but
+			 * hold it to the same ceiling as a carried-over one */
+			if (k > p->line.max) {
+				mc_err_set(e, MC_ST_PARSE, 0,
+				    "watch event line: input larger than %zu "
+				    "bytes",
+				    p->line.max);
+				return -1;
+			}
 			if (deliver(p, data, k, e) == -1)
 				return -1;
 		} else {

@@ -57,6 +57,9 @@ static const char stream[] =
     "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
     "\"reason\":\"Expired\"}}";
 
+static const char stream_line[] =
+    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}";
+
 static void
 check_stream(const struct seen *s)
 {
@@ -156,6 +159,23 @@ test_big_object(void **state)
 	    -1);
 	assert_non_null(strstr(e.msg, "larger than"));
 	assert_int_equal(s.n, 0);
+	k8s_watch_parser_free(&p);
+	/* ...and so it is when it arrives whole in one read (found by
+	 * fuzz/fuzz_watch.c) */
+	memset(&s, 0, sizeof(s));
+	k8s_watch_parser_init(&p, 1u << 20, collect, &s);
+	assert_int_equal(k8s_watch_parser_feed(&p, b.data, b.len, &e), -1);
+	assert_non_null(strstr(e.msg, "larger than"));
+	assert_int_equal(s.n, 0);
+	k8s_watch_parser_free(&p);
+	/* a line of exactly the ceiling passes both ways */
+	memset(&s, 0, sizeof(s));
+	k8s_watch_parser_init(&p, strlen(stream_line), collect, &s);
+	assert_int_equal(k8s_watch_parser_feed(&p, stream_line,
+			     strlen(stream_line), &e),
+	    0);
+	assert_int_equal(k8s_watch_parser_feed(&p, "\n", 1, &e), 0);
+	assert_int_equal(s.n, 1);
 	k8s_watch_parser_free(&p);
 	mc_buf_free(&b);
 }
