@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +35,18 @@
 #include "store/db.h"
 
 #define TD "cluster.local"
+
+/* Under make check-torture (allocation failures injected) the loops are
+ * cut short and the slow key types left out: every allocation of the
+ * full run is walked in turn, so a short run is what keeps it feasible.
+ * The clean runs of make check stay full. */
+static bool
+torture(void)
+{
+	return getenv("MC_ALLOC_FAIL") != NULL ||
+	    getenv("MC_OSSL_FAIL") != NULL ||
+	    getenv("MC_OSSL_COUNT_FILE") != NULL;
+}
 
 struct fx {
 	char dir[64];
@@ -313,13 +326,13 @@ test_fast_path_byte_identical_p256(void **state)
 	/* 300 keys: a scalar with a leading zero byte shows up with
 	 * probability ~1 - (255/256)^300 = 69%; the padded case is also
 	 * covered deterministically in test_keygen. */
-	fast_vs_openssl(*state, CA_KEY_EC_P256, 300);
+	fast_vs_openssl(*state, CA_KEY_EC_P256, torture() ? 1 : 300);
 }
 
 static void
 test_fast_path_byte_identical_p384(void **state)
 {
-	fast_vs_openssl(*state, CA_KEY_EC_P384, 50);
+	fast_vs_openssl(*state, CA_KEY_EC_P384, torture() ? 1 : 50);
 }
 
 static void
@@ -366,6 +379,8 @@ test_roots_of_every_type(void **state)
 	r.spiffe_id = "spiffe://cluster.local/ns/a/sa/b";
 	r.now = f->now;
 	for (i = 0; i < sizeof(kts) / sizeof(kts[0]); i++) {
+		if (torture() && kts[i] == CA_KEY_RSA3072)
+			continue;
 		assert_int_equal(ca_authority_create_root(TD, kts[i], 86400 * 30,
 		    f->now, &a, &e), 0);
 		assert_non_null(s = ca_authority_signer(a, &e));
