@@ -97,12 +97,20 @@ setup(void **state)
 {
 	static const char *const extra[] = { "--bookmark-interval", "0.5",
 		NULL };
-	struct k8s_client_opts o = { 0 };
-	struct mc_err e = { 0 };
 
 	if (emu_start(&em, extra) == -1)
 		return -1;
 	emu_namespace(&em, NS);
+	return 0;
+}
+
+/* A client per test: a failed test's requests die with it. */
+static int
+client_setup(void **state)
+{
+	struct k8s_client_opts o = { 0 };
+	struct mc_err e = { 0 };
+
 	o.retry_base_ms = 50;
 	o.retry_cap_ms = 1000;
 	if ((cl = k8s_client_new(em.cfg, &o, &e)) == NULL)
@@ -111,9 +119,16 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+client_teardown(void **state)
 {
 	k8s_client_free(cl);
+	cl = NULL;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
 	emu_stop(&em);
 	return 0;
 }
@@ -581,15 +596,24 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_list_watch_bookmarks),
-		cmocka_unit_test(test_timeout_rewatch),
-		cmocka_unit_test(test_watch_stop_in_callbacks),
-		cmocka_unit_test(test_close_watches_and_reset),
-		cmocka_unit_test(test_relist_410_event),
-		cmocka_unit_test(test_relist_410_http),
-		cmocka_unit_test(test_stall),
-		cmocka_unit_test(test_list_throttled),
-		cmocka_unit_test(test_one_loop_drives_all),
+		cmocka_unit_test_setup_teardown(test_list_watch_bookmarks,
+		    client_setup, client_teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_rewatch,
+		    client_setup, client_teardown),
+		cmocka_unit_test_setup_teardown(test_watch_stop_in_callbacks,
+		    client_setup, client_teardown),
+		cmocka_unit_test_setup_teardown(test_close_watches_and_reset,
+		    client_setup, client_teardown),
+		cmocka_unit_test_setup_teardown(test_relist_410_event,
+		    client_setup, client_teardown),
+		cmocka_unit_test_setup_teardown(test_relist_410_http,
+		    client_setup, client_teardown),
+		cmocka_unit_test_setup_teardown(test_stall, client_setup,
+		    client_teardown),
+		cmocka_unit_test_setup_teardown(test_list_throttled,
+		    client_setup, client_teardown),
+		cmocka_unit_test_setup_teardown(test_one_loop_drives_all,
+		    client_setup, client_teardown),
 	};
 
 	if (!emu_available())

@@ -46,12 +46,19 @@ stopped(struct k8s_elector *el, void *arg)
 static int
 setup(void **state)
 {
-	struct k8s_client_opts o = { 0 };
-	struct mc_err e = { 0 };
-
 	if (emu_start(&em, NULL) == -1)
 		return -1;
 	emu_namespace(&em, NS);
+	return 0;
+}
+
+/* Clients per test: a failed test's requests die with them. */
+static int
+client_setup(void **state)
+{
+	struct k8s_client_opts o = { 0 };
+	struct mc_err e = { 0 };
+
 	o.retry_base_ms = 50;
 	if ((ca = k8s_client_new(em.cfg, &o, &e)) == NULL ||
 	    (cb = k8s_client_new(em.cfg, &o, &e)) == NULL)
@@ -60,10 +67,17 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+client_teardown(void **state)
 {
 	k8s_client_free(ca);
 	k8s_client_free(cb);
+	ca = cb = NULL;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
 	emu_stop(&em);
 	return 0;
 }
@@ -305,11 +319,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_microtime),
-		cmocka_unit_test(test_options),
-		cmocka_unit_test(test_one_leader_then_takeover),
-		cmocka_unit_test(test_release),
-		cmocka_unit_test(test_renew_deadline),
+		cmocka_unit_test_setup_teardown(test_microtime, client_setup,
+		    client_teardown),
+		cmocka_unit_test_setup_teardown(test_options, client_setup,
+		    client_teardown),
+		cmocka_unit_test_setup_teardown(test_one_leader_then_takeover,
+		    client_setup, client_teardown),
+		cmocka_unit_test_setup_teardown(test_release, client_setup,
+		    client_teardown),
+		cmocka_unit_test_setup_teardown(test_renew_deadline,
+		    client_setup, client_teardown),
 	};
 
 	if (!emu_available())

@@ -39,14 +39,21 @@ static struct k8s_client *cl;
 static int
 setup(void **state)
 {
-	struct k8s_client_opts o = { 0 };
-	struct mc_err e = { 0 };
-
 	if (emu_start(&em, NULL) == -1) {
 		fprintf(stderr, "emulator did not start\n");
 		return -1;
 	}
 	emu_namespace(&em, NS);
+	return 0;
+}
+
+/* A client per test: a failed test's requests die with it. */
+static int
+client_setup(void **state)
+{
+	struct k8s_client_opts o = { 0 };
+	struct mc_err e = { 0 };
+
 	o.retry_base_ms = 50;
 	o.retry_cap_ms = 5000;
 	o.max_in_flight = 16;
@@ -56,9 +63,16 @@ setup(void **state)
 }
 
 static int
-teardown(void **state)
+client_teardown(void **state)
 {
 	k8s_client_free(cl);
+	cl = NULL;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
 	emu_stop(&em);
 	return 0;
 }
@@ -620,15 +634,24 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_crud),
-		cmocka_unit_test(test_paths),
-		cmocka_unit_test(test_pagination),
-		cmocka_unit_test(test_retry_after),
-		cmocka_unit_test(test_5xx),
-		cmocka_unit_test(test_reset),
-		cmocka_unit_test(test_token_reread),
-		cmocka_unit_test(test_cancel),
-		cmocka_unit_test(test_token_rotation),
+		cmocka_unit_test_setup_teardown(test_crud, client_setup,
+		    client_teardown),
+		cmocka_unit_test_setup_teardown(test_paths, client_setup,
+		    client_teardown),
+		cmocka_unit_test_setup_teardown(test_pagination, client_setup,
+		    client_teardown),
+		cmocka_unit_test_setup_teardown(test_retry_after, client_setup,
+		    client_teardown),
+		cmocka_unit_test_setup_teardown(test_5xx, client_setup,
+		    client_teardown),
+		cmocka_unit_test_setup_teardown(test_reset, client_setup,
+		    client_teardown),
+		cmocka_unit_test_setup_teardown(test_token_reread, client_setup,
+		    client_teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, client_setup,
+		    client_teardown),
+		cmocka_unit_test_setup_teardown(test_token_rotation,
+		    client_setup, client_teardown),
 	};
 
 	if (!emu_available())
