@@ -70,6 +70,8 @@ sh(const char *fmt, ...)
 		fail_msg("command failed: %s", cmd);
 }
 
+static int teardown(void **state);
+
 static int
 setup(void **state)
 {
@@ -80,12 +82,16 @@ setup(void **state)
 	snprintf(f->dir, sizeof(f->dir), "/tmp/mc-ca-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	f->now = (int64_t)time(NULL);
+	*state = f;
 	if (ca_authority_create_root(TD, CA_KEY_EC_P256,
 	    CA_ROOT_LIFETIME_DEFAULT, f->now, &f->root, &e) == -1 ||
 	    (f->signer = ca_authority_signer(f->root, &e)) == NULL ||
-	    (f->is = ca_issuer_new(f->signer, 0, NULL, &e)) == NULL)
-		fail_msg("setup: %s", e.msg);
-	*state = f;
+	    (f->is = ca_issuer_new(f->signer, 0, NULL, &e)) == NULL) {
+		/* an error, not a leak, under make check-torture */
+		print_error("setup: %s\n", e.msg);
+		teardown(state);
+		return -1;
+	}
 	return 0;
 }
 
