@@ -3,8 +3,8 @@
 #  1. cppcheck over every .c of ours (warning, portability, performance),
 #     suppressions in tools/cppcheck.supp or inline at the line;
 #  2. clang-tidy with the checked-in .clang-tidy over every .c of ours,
-#     with the build's own preprocessor flags (CPPFLAGS, EXTRA_CFLAGS
-#     from the Makefile);
+#     with the build's preprocessor flags (and EXTRA_CFLAGS, the
+#     dependencies' from the Makefile);
 #  3. scan-build (clang's static analyzer) over a fresh build of the whole
 #     tree in BUILDDIR/scan-build (reports in BUILDDIR/scan-build/report).
 # Any finding fails the check; each suppression says why where it sits.
@@ -87,6 +87,8 @@ case " $only " in *" scan-build "*)
 	else
 		dir=$build/scan-build
 		rm -rf "$dir"
+		# A clean configure: none of the caller's compiler settings.
+		unset CC CFLAGS CPPFLAGS LDFLAGS EXTRA_CFLAGS
 		mkdir -p "$dir"
 		(cd "$dir" &&
 			"$sb" -o report "$top/configure" -q --disable-hardening \

@@ -73,7 +73,8 @@ ossl_runs=${TORTURE_OSSL_RUNS:-200}
 replay_ossl_runs=${TORTURE_REPLAY_OSSL_RUNS:-10}
 max_n=${TORTURE_MAX:-100000}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/torture.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM
 
 # ASan exits 86 on an error; leaks are checked at exit. The preloaded
 # hook is not instrumented, so ASan must not insist on coming first.
@@ -142,9 +143,10 @@ ossl_points() {
 }
 
 ossl_count() { # CMD...: how many OpenSSL allocations one clean run makes
-	run LD_PRELOAD="$ossl" MC_OSSL_COUNT_FILE="$tmp/count" -- "$@"
-	cat "$tmp/count" 2>/dev/null || echo 0
 	rm -f "$tmp/count"
+	run LD_PRELOAD="$ossl" MC_OSSL_ONLY="${1##*/}" \
+		MC_OSSL_COUNT_FILE="$tmp/count" -- "$@"
+	awk '{ if ($1 > n) n = $1 } END { print n + 0 }' "$tmp/count" 2>/dev/null || echo 0
 }
 
 start=$(date +%s)
@@ -171,8 +173,8 @@ for t in $tests; do
 	oc=$(ossl_count "./$t")
 	tried=0
 	for n in $(ossl_points "$oc" "$ossl_runs"); do
-		run LD_PRELOAD="$ossl" MC_OSSL_FAIL=$n -- "./$t"
-		verdict test "LD_PRELOAD=$ossl MC_OSSL_FAIL=$n ./$t"
+		run LD_PRELOAD="$ossl" MC_OSSL_ONLY="${t##*/}" MC_OSSL_FAIL=$n -- "./$t"
+		verdict test "LD_PRELOAD=$ossl MC_OSSL_ONLY=${t##*/} MC_OSSL_FAIL=$n ./$t"
 		tried=$((tried + 1))
 	done
 	echo "$t: mc allocations 1..$mc failed in turn; OpenSSL $tried of $oc"
@@ -199,8 +201,8 @@ for r in $replays; do
 		total=$((total + ${c:-0}))
 		oc=$(ossl_count "./$r" "$f")
 		for n in $(ossl_points "$oc" "$replay_ossl_runs"); do
-			run LD_PRELOAD="$ossl" MC_OSSL_FAIL=$n -- "./$r" "$f"
-			verdict replay "LD_PRELOAD=$ossl MC_OSSL_FAIL=$n ./$r $f"
+			run LD_PRELOAD="$ossl" MC_OSSL_ONLY="${r##*/}" MC_OSSL_FAIL=$n -- "./$r" "$f"
+			verdict replay "LD_PRELOAD=$ossl MC_OSSL_ONLY=${r##*/} MC_OSSL_FAIL=$n ./$r $f"
 		done
 	done
 	echo "$r: $files input(s), every one of $total mc allocations failed in turn"

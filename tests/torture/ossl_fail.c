@@ -6,21 +6,32 @@
  * jansson before main() runs, so every allocation those libraries make
  * is counted on one counter; with MC_OSSL_FAIL=N in the environment,
  * allocation N (counted from 1) and every later one returns NULL, as
- * common/alloc.c does for our own with MC_ALLOC_FAIL. With MC_OSSL_COUNT_FILE=PATH the count is written
- * to PATH at exit, which is how the driver learns how far to walk N.
+ * common/alloc.c does for our own with MC_ALLOC_FAIL.
+ *
+ * Every process started under LD_PRELOAD loads this object: the test, but
+ * also timeout(1), sh -c and an openssl(1) a test may run. So hooks are
+ * installed only in the process named by MC_OSSL_ONLY (its program name,
+ * libtool's "lt-" prefix allowed); and with MC_OSSL_COUNT_FILE=PATH that
+ * process appends "COUNT NAME" to PATH at exit, which is how the driver
+ * learns how far to walk N.
  *
  * The environment is the driver's and trusted; a malformed number means
  * "never fail".
  */
+#define _GNU_SOURCE /* program_invocation_short_name */
+#include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
 
 static atomic_ulong ossl_n;
 static unsigned long ossl_limit; /* 0: never fail */
+static bool ossl_hooked;
 
 static int
 ossl_should_fail(void)
@@ -77,9 +88,11 @@ ossl_fail_fini(void)
 	const char *path = getenv("MC_OSSL_COUNT_FILE");
 	FILE *f;
 
-	if (path == NULL || *path == '\0' || (f = fopen(path, "w")) == NULL)
+	if (!ossl_hooked || path == NULL || *path == '\0' ||
+	    (f = fopen(path, "a")) == NULL)
 		return;
-	fprintf(f, "%lu\n", atomic_load(&ossl_n));
+	fprintf(f, "%lu %s\n", atomic_load(&ossl_n),
+	    program_invocation_short_name);
 	fclose(f);
 }
 
@@ -87,9 +100,15 @@ static void __attribute__((constructor))
 ossl_fail_init(void)
 {
 	const char *s = getenv("MC_OSSL_FAIL");
+	const char *only = getenv("MC_OSSL_ONLY");
+	const char *me = program_invocation_short_name;
 	char *end;
 	unsigned long v;
 
+	if (strncmp(me, "lt-", 3) == 0)
+		me += 3;
+	if (only != NULL && strcmp(only, me) != 0)
+		return;
 	if (s != NULL && *s != '\0') {
 		v = strtoul(s, &end, 10);
 		if (*end == '\0')
@@ -100,4 +119,5 @@ ossl_fail_init(void)
 	if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free))
 		fprintf(stderr, "ossl_fail: CRYPTO_set_mem_functions failed\n");
 	json_set_alloc_funcs(json_fail_malloc, free);
+	ossl_hooked = true;
 }
