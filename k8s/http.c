@@ -20,7 +20,7 @@
 #include <curl/curl.h>
 
 /* CURLOPT_CAINFO_BLOB and CURLOPT_SSLKEY_BLOB: CA and key from memory */
-#if LIBCURL_VERSION_NUM < 0x074d00
+#if defined(LIBCURL_VERSION_NUM) && LIBCURL_VERSION_NUM < 0x074d00
 #error "k8s/ needs libcurl 7.77 or later (CURLOPT_CAINFO_BLOB)"
 #endif
 
@@ -1101,7 +1101,7 @@ k8s_client_free(struct k8s_client *c)
 			request_free(r);
 		}
 	}
-	for (i = 0; i < c->npool; i++)
+	for (i = 0; c->pool != NULL && i < c->npool; i++)
 		curl_easy_cleanup(c->pool[i]);
 	mc_free(c->pool);
 	if (c->multi != NULL)

@@ -35,6 +35,9 @@ struct ent {
 	char data[]; /* key NUL rv NUL json NUL */
 };
 
+/* A hash bucket: the head of a chain of entries. */
+#define SLOT_SIZE sizeof(struct ent *)
+
 struct k8s_informer {
 	struct k8s_client *c;
 	struct k8s_informer_opts o;
@@ -121,7 +124,7 @@ grow(struct k8s_informer *inf)
 	struct ent **nt, *e, *next;
 	size_t i, n = inf->nbuckets * 2;
 
-	if ((nt = mc_calloc(n, sizeof(*nt))) == NULL)
+	if ((nt = mc_calloc(n, SLOT_SIZE)) == NULL)
 		return -1;
 	for (i = 0; i < inf->nbuckets; i++)
 		for (e = inf->tab[i]; e != NULL; e = next) {
@@ -131,7 +134,7 @@ grow(struct k8s_informer *inf)
 		}
 	mc_free(inf->tab);
 	inf->tab = nt;
-	inf->bytes += (n - inf->nbuckets) * sizeof(*nt);
+	inf->bytes += (n - inf->nbuckets) * SLOT_SIZE;
 	inf->nbuckets = n;
 	return 0;
 }
@@ -485,9 +488,9 @@ k8s_informer_start(struct k8s_client *c, const struct k8s_informer_opts *o,
 	    o->backoff_base_ms != 0 ? o->backoff_base_ms : 800,
 	    o->backoff_cap_ms != 0 ? o->backoff_cap_ms : 30000);
 	inf->nbuckets = 64;
-	if ((inf->tab = mc_calloc(inf->nbuckets, sizeof(*inf->tab))) == NULL)
+	if ((inf->tab = mc_calloc(inf->nbuckets, SLOT_SIZE)) == NULL)
 		goto nomem;
-	inf->bytes = sizeof(*inf) + inf->nbuckets * sizeof(*inf->tab);
+	inf->bytes = sizeof(*inf) + inf->nbuckets * SLOT_SIZE;
 	if ((o->namespace != NULL &&
 		(inf->ns = mc_strdup(o->namespace)) == NULL) ||
 	    (o->label_selector != NULL &&
