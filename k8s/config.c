@@ -350,9 +350,20 @@ kc_cluster(struct k8s_config *c, struct kc_file *f, yaml_node_t *cl,
 		(c->tls_server_name = dup_or_null(sni, e)) == NULL) ||
 	    (proxy != NULL && (c->proxy_url = dup_or_null(proxy, e)) == NULL))
 		return -1;
-	return file_or_data(f, cl, what, "certificate-authority",
-	    "certificate-authority-data", &c->ca_file, &c->ca_data,
-	    &c->ca_data_len, e);
+	if (file_or_data(f, cl, what, "certificate-authority",
+		"certificate-authority-data", &c->ca_file, &c->ca_data,
+		&c->ca_data_len, e) == -1)
+		return -1;
+	/* client-go (rest.Config validation): "specifying a root
+	 * certificates file with the insecure flag is not allowed" */
+	if (c->insecure && (c->ca_file != NULL || c->ca_data != NULL)) {
+		mc_err_set(e, MC_ST_PARSE, 0,
+		    "%s: %s: insecure-skip-tls-verify with a "
+		    "certificate-authority is not allowed",
+		    f->path, what);
+		return -1;
+	}
+	return 0;
 }
 
 static int

@@ -133,6 +133,7 @@ test_bad(void **state)
 		{ "missing-token-file.yaml", "does-not-exist" },
 		{ "cert-without-key.yaml", "must come together" },
 		{ "ftp-server.yaml", "not an http(s) URL" },
+		{ "insecure-with-ca.yaml", "is not allowed" },
 		{ "no-such-file.yaml", "no-such-file" },
 	};
 	struct mc_err e;
