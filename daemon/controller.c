@@ -745,6 +745,11 @@ ca_install(struct daemon_controller *c, const json_t *sec)
 	ca_issue_limits_default(&lim);
 	lim.default_ttl = (int64_t)(c->cfg->cert_ttl / 1000);
 	lim.max_ttl = (int64_t)(c->cfg->max_cert_ttl / 1000);
+	/* The backdate counts in the lifetime the grace ratio applies to:
+	 * keep it a small part of a short TTL, or a one-minute leaf would
+	 * be due for renewal at birth. */
+	if (lim.backdate > lim.default_ttl / 10)
+		lim.backdate = lim.default_ttl / 10;
 	if ((is = ca_issuer_new(s, a->id, &lim, &e)) == NULL) {
 		ca_signer_free(s);
 		ca_authority_free(a);
