@@ -27,6 +27,38 @@
 #define TAG_LEN 16
 #define BLOB_MAX 16384
 
+static int
+check_mode(const struct stat *st, const char *path, const char *what,
+    struct mc_err *e)
+{
+	if (!S_ISREG(st->st_mode)) {
+		mc_err_set(e, MC_ST_REJECTED, 0, "%s %s: not a regular file",
+		    what, path);
+		return -1;
+	}
+	if ((st->st_mode & 077) != 0) {
+		mc_err_set(e, MC_ST_REJECTED, 0, "%s %s: mode %03o lets group "
+		    "or others at it; refusing (chmod 600)", what, path,
+		    (unsigned)(st->st_mode & 0777));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_private_fd(int fd, const char *path, const char *what,
+    struct mc_err *e)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == -1) {
+		mc_err_set(e, MC_ST_IO, 0, "%s %s: %s", what, path,
+		    strerror(errno));
+		return -1;
+	}
+	return check_mode(&st, path, what, e);
+}
+
 int
 ca_check_private_file(const char *path, const char *what, struct mc_err *e)
 {
@@ -37,18 +69,7 @@ ca_check_private_file(const char *path, const char *what, struct mc_err *e)
 		    strerror(errno));
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		mc_err_set(e, MC_ST_REJECTED, 0, "%s %s: not a regular file",
-		    what, path);
-		return -1;
-	}
-	if ((st.st_mode & 077) != 0) {
-		mc_err_set(e, MC_ST_REJECTED, 0, "%s %s: mode %03o lets group "
-		    "or others at it; refusing (chmod 600)", what, path,
-		    (unsigned)(st.st_mode & 0777));
-		return -1;
-	}
-	return 0;
+	return check_mode(&st, path, what, e);
 }
 
 int
@@ -88,10 +109,13 @@ ca_kek_load(const char *path, struct ca_kek *k, struct mc_err *e)
 	ssize_t n;
 	int fd, ret = -1;
 
-	if (ca_check_private_file(path, "KEK", e) == -1)
-		return -1;
+	/* The mode is checked on the file we opened, not on the name. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		mc_err_set(e, MC_ST_IO, 0, "KEK %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (check_private_fd(fd, path, "KEK", e) == -1) {
+		close(fd);
 		return -1;
 	}
 	n = read(fd, buf, sizeof(buf));
