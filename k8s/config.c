@@ -6,8 +6,8 @@
  * still parsed defensively: every file is size-bounded, every field is
  * type-checked, base64 is decoded strictly, and a missing or unknown
  * context, cluster or user is an error naming it. tls-server-name is
- * recorded but not applied: libcurl has no option to verify against a
- * name other than the URL's host.
+ * applied by http.c (SNI and certificate name, connection to the server's
+ * address).
  */
 #include <errno.h>
 #include <limits.h>

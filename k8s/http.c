@@ -86,6 +86,8 @@ struct k8s_client {
 	bool in_perform;
 	bool need_sweep;
 	char useragent[64];
+	char *base; /* URL prefix: the server, or tls-server-name */
+	struct curl_slist *connect_to; /* tls-server-name: the real address */
 };
 
 static void
@@ -619,6 +621,8 @@ attempt_start(struct k8s_client *c, struct k8s_request *r, struct mc_err *e)
 	curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION,
 	    c->o.http1_only ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS);
+	if (c->connect_to != NULL)
+		curl_easy_setopt(h, CURLOPT_CONNECT_TO, c->connect_to);
 	if (c->cfg->proxy_url != NULL)
 		curl_easy_setopt(h, CURLOPT_PROXY, c->cfg->proxy_url);
 	else
@@ -855,10 +859,10 @@ k8s_request_start(struct k8s_client *c, const struct k8s_request_opts *o,
 		mc_err_set(e, MC_ST_USAGE, 0, "request path must start with /");
 		goto fail;
 	}
-	if (mc_buf_printf(&u, e, "%s%s", c->cfg->server, o->path) == -1)
+	if (mc_buf_printf(&u, e, "%s%s", c->base, o->path) == -1)
 		goto fail;
 	r->url = mc_buf_steal(&u, NULL);
-	r->o.path = r->url + strlen(c->cfg->server);
+	r->o.path = r->url + strlen(c->base);
 	if ((r->method = mc_strdup(o->method != NULL ? o->method : "GET")) ==
 		NULL ||
 	    (r->ctype = mc_strdup(o->content_type != NULL ?
@@ -1031,6 +1035,62 @@ k8s_client_config(struct k8s_client *c)
 	return c->cfg;
 }
 
+/*
+ * Where requests go. With tls-server-name (kubernetes-api.md §7) the URL
+ * names that host, so that libcurl sends it as SNI and checks the
+ * certificate against it, and CURLOPT_CONNECT_TO sends the connection to
+ * the server's real address.
+ */
+static int
+set_base(struct k8s_client *c, struct mc_err *e)
+{
+	const char *sni = c->cfg->tls_server_name;
+	char *host = NULL, *port = NULL;
+	struct mc_buf b, ct;
+	CURLU *u = NULL;
+	int rc = -1;
+
+	mc_buf_init(&b, 4096);
+	mc_buf_init(&ct, 4096);
+	if (sni == NULL) {
+		if ((c->base = mc_strdup(c->cfg->server)) == NULL)
+			goto nomem;
+		return 0;
+	}
+	if ((u = curl_url()) == NULL)
+		goto nomem;
+	if (curl_url_set(u, CURLUPART_URL, c->cfg->server, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+		CURLUE_OK) {
+		mc_err_set(e, MC_ST_PARSE, 0, "server \"%s\": not a URL",
+		    c->cfg->server);
+		goto out;
+	}
+	if (strpbrk(sni, ":/[]@ ") != NULL) {
+		mc_err_set(e, MC_ST_PARSE, 0,
+		    "tls-server-name \"%s\": not a host name", sni);
+		goto out;
+	}
+	if (mc_buf_printf(&b, e, "https://%s:%s", sni, port) == -1 ||
+	    mc_buf_printf(&ct, e, "%s:%s:%s:%s", sni, port, host, port) == -1)
+		goto out;
+	if ((c->connect_to = curl_slist_append(NULL, ct.data)) == NULL)
+		goto nomem;
+	c->base = mc_buf_steal(&b, NULL);
+	rc = 0;
+	goto out;
+nomem:
+	mc_err_set(e, MC_ST_NOMEM, 0, "out of memory");
+out:
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	mc_buf_free(&b);
+	mc_buf_free(&ct);
+	return rc;
+}
+
 struct k8s_client *
 k8s_client_new(struct k8s_config *cfg, const struct k8s_client_opts *opts,
     struct mc_err *e)
@@ -1065,6 +1125,8 @@ k8s_client_new(struct k8s_config *cfg, const struct k8s_client_opts *opts,
 	if (c->o.retry_cap_ms == 0)
 		c->o.retry_cap_ms = 60000;
 	snprintf(c->useragent, sizeof(c->useragent), "meshca/%s", VERSION);
+	if (set_base(c, e) == -1)
+		goto fail;
 	if ((c->pool = mc_calloc(c->o.max_in_flight, sizeof(*c->pool))) ==
 		NULL ||
 	    (c->multi = curl_multi_init()) == NULL)
@@ -1075,6 +1137,7 @@ k8s_client_new(struct k8s_config *cfg, const struct k8s_client_opts *opts,
 	return c;
 nomem:
 	mc_err_set(e, MC_ST_NOMEM, 0, "out of memory");
+fail:
 	k8s_client_free(c);
 	return NULL;
 }
@@ -1104,6 +1167,8 @@ k8s_client_free(struct k8s_client *c)
 	for (i = 0; c->pool != NULL && i < c->npool; i++)
 		curl_easy_cleanup(c->pool[i]);
 	mc_free(c->pool);
+	mc_free(c->base);
+	curl_slist_free_all(c->connect_to);
 	if (c->multi != NULL)
 		curl_multi_cleanup(c->multi);
 	mc_free(c);

@@ -630,6 +630,41 @@ test_token_rotation(void **state)
 	k8s_config_free(cfg);
 }
 
+/*
+ * tls-server-name: the emulator's certificate names 127.0.0.1 and
+ * kubernetes.default.svc; a client that dials 127.0.0.1 but checks the
+ * certificate against the second name gets through, one that checks it
+ * against another name does not.
+ */
+static void
+test_tls_server_name(void **state)
+{
+	struct k8s_config cfg;
+	struct k8s_client *c2;
+	struct mc_err e = { 0 };
+	struct got g = { 0 };
+
+	cfg = *em.cfg;
+	cfg.tls_server_name = "kubernetes.default.svc";
+	assert_non_null(c2 = k8s_client_new(&cfg, NULL, &e));
+	assert_non_null(k8s_get(c2, &k8s_res_namespaces, NULL, NS, got_cb, &g,
+	    &e));
+	assert_int_equal(k8s_client_run_until(c2, &g.done, 30000, &e), 0);
+	assert_int_equal(g.outcome, K8S_OK);
+	got_reset(&g);
+	k8s_client_free(c2);
+	cfg.tls_server_name = "not-in-the-certificate.example";
+	assert_non_null(c2 = k8s_client_new(&cfg, NULL, &e));
+	assert_non_null(k8s_get(c2, &k8s_res_namespaces, NULL, NS, got_cb, &g,
+	    &e));
+	assert_int_equal(k8s_client_run_until(c2, &g.done, 60000, &e), 0);
+	assert_int_equal(g.outcome, K8S_E_TRANSPORT);
+	got_reset(&g);
+	k8s_client_free(c2);
+	cfg.tls_server_name = "bad:name";
+	assert_null(k8s_client_new(&cfg, NULL, &e));
+}
+
 int
 main(void)
 {
@@ -651,6 +686,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cancel, client_setup,
 		    client_teardown),
 		cmocka_unit_test_setup_teardown(test_token_rotation,
+		    client_setup, client_teardown),
+		cmocka_unit_test_setup_teardown(test_tls_server_name,
 		    client_setup, client_teardown),
 	};
 
