@@ -32,13 +32,12 @@ struct k8s_config {
 	char *key_file; /* client key file, or NULL */
 	char *key_data; /* secret: wiped on free */
 	size_t key_data_len;
-	bool insecure; /* insecure-skip-tls-verify: true */
-	char *
-	    tls_server_name; /* name the server certificate is checked against */
-	char *proxy_url;     /* proxy-url, or NULL */
-	char *namespace;     /* context namespace; "default" if unset */
-	char *token;	     /* bearer token (static or cached), or NULL */
-	char *token_file;    /* re-read when stale; wins over token */
+	bool insecure;		/* insecure-skip-tls-verify: true */
+	char *tls_server_name;	/* name to check the certificate against */
+	char *proxy_url;	/* proxy-url, or NULL */
+	char *namespace;	/* context namespace; "default" if unset */
+	char *token;		/* bearer token (static or cached), or NULL */
+	char *token_file;	/* re-read when stale; wins over token */
 	uint64_t token_read_ms; /* monotonic time of the last read; 0 never */
 	uint64_t token_ttl_ms;	/* K8S_TOKEN_TTL_MS unless a test changes it */
 };
