@@ -176,6 +176,8 @@ jwk_from_cert(json_t *o, X509 *x, const char *what, struct mc_err *e)
 			else if (strcmp(group, "secp521r1") == 0)
 				crv = "P-521";
 		}
+		if (crv == NULL && spiffe_ossl_nomem())
+			goto nomem;
 		if (crv == NULL)
 			goto unsupported;
 		flen = (EVP_PKEY_get_bits(pk) + 7) / 8;
@@ -335,7 +337,9 @@ spiffe_bundle_parse_json(const char *data, size_t len, const char *td,
 	int rc = -1;
 
 	root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
-	if (root == NULL && json_error_code(&je) == json_error_out_of_memory) {
+	/* jansson leaves the error record blank when it cannot even start. */
+	if (root == NULL && (json_error_code(&je) ==
+	    json_error_out_of_memory || je.text[0] == '\0')) {
 		mc_err_set(e, MC_ST_NOMEM, 0, "bundle JSON: out of memory");
 		goto out;
 	}

@@ -109,8 +109,13 @@ setup(void **state)
 	char cn[32];
 	int k;
 
+	/* Set first: teardown frees what a failed setup made (torture). */
+	*state = p;
+	if (p == NULL)
+		return -1;
 	for (k = 0; k < NKEYS; k++) {
-		p->key[k] = keygen(k);
+		if ((p->key[k] = keygen(k)) == NULL)
+			return -1;
 		snprintf(cn, sizeof(cn), "root %d", k);
 		p->root[k] = mkcert(cn, p->key[k], NULL, NULL,
 		    "critical,CA:TRUE", "critical,keyCertSign,cRLSign");
@@ -120,7 +125,6 @@ setup(void **state)
 	p->leaf_ku = mkcert("ku", p->key[K_EC384], NULL, NULL,
 	    "critical,CA:TRUE", "critical,digitalSignature");
 	p->v1 = mkcert("v1", p->key[K_EC384], NULL, NULL, NULL, NULL);
-	*state = p;
 	return 0;
 }
 
@@ -130,6 +134,8 @@ teardown(void **state)
 	struct pki *p = *state;
 	int k;
 
+	if (p == NULL)
+		return 0;
 	for (k = 0; k < NKEYS; k++) {
 		EVP_PKEY_free(p->key[k]);
 		X509_free(p->root[k]);
