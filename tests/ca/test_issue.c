@@ -415,8 +415,8 @@ test_clamp_to_authority(void **state)
 
 	assert_int_equal(ca_authority_create_root(TD, CA_KEY_EC_P256, 3600,
 	    f->now, &a, &e), 0);
-	s = ca_authority_signer(a, &e);
-	is = ca_issuer_new(s, 0, NULL, &e);
+	assert_non_null(s = ca_authority_signer(a, &e));
+	assert_non_null(is = ca_issuer_new(s, 0, NULL, &e));
 	r.spiffe_id = "spiffe://cluster.local/ns/a/sa/b";
 	r.now = f->now;
 	assert_int_equal(ca_issue_keypair(is, &r, &v, &e), 0);
@@ -723,7 +723,8 @@ test_record_in_ledger(void **state)
 	assert_int_equal(store_open(dpath, STORE_CREATE, &db, &e), 0);
 	assert_int_equal(ca_authority_save(db, &kek, f->root, STORE_AUTH_ACTIVE,
 	    f->now, "init", "test", &e), 0);
-	is = ca_issuer_new(f->signer, f->root->id, NULL, &e);
+	assert_non_null(is = ca_issuer_new(f->signer, f->root->id, NULL,
+	    &e));
 	r.ns = "default";
 	r.sa = "web";
 	r.now = f->now;
@@ -805,8 +806,8 @@ test_import_istio_cacerts(void **state)
 	assert_non_null(strstr(e.msg, "does not chain"));
 	assert_int_equal(ca_authority_import_istio(path, TD, f->now, &a, &e),
 	    0);
-	s = ca_authority_signer(a, &e);
-	is = ca_issuer_new(s, 0, NULL, &e);
+	assert_non_null(s = ca_authority_signer(a, &e));
+	assert_non_null(is = ca_issuer_new(s, 0, NULL, &e));
 	r.spiffe_id = "spiffe://cluster.local/ns/a/sa/b";
 	r.now = f->now;
 	assert_int_equal(ca_issue_keypair(is, &r, &v, &e), 0);
@@ -864,7 +865,7 @@ test_signer_wire(void **state)
 	const char *dns[] = { "a.example", "b.example" };
 	size_t n, i;
 
-	g = ca_keygen_new(CA_KEY_EC_P256, &e);
+	assert_non_null(g = ca_keygen_new(CA_KEY_EC_P256, &e));
 	assert_int_equal(ca_keygen_generate(g, &k, &e), 0);
 	assert_int_equal(ca_key_spki_der(&k, spki, sizeof(spki), &n, &e), 0);
 	r.spiffe_id = "spiffe://cluster.local/ns/a/sa/b";
