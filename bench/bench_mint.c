@@ -13,7 +13,9 @@
  *    threads (each its own issuer, one shared signer) over one thread,
  *    for the in-memory mint (everything but the ledger, which is one
  *    writer by design). Meaningful only on an otherwise idle machine
- *    with at least two cores.
+ *    with at least two cores; ca.bare_2threads_scaling, the same ratio
+ *    for the bare libcrypto loop measured alongside, shows what the
+ *    machine allows at that moment.
  *  ca.mint_vs_cfssl: when cfssl is installed, our single-thread rate
  *    over `cfssl gencert` run once per certificate (~100 runs), which is
  *    how a shell-driven CA built on it issues.
@@ -129,6 +131,7 @@ mint(struct ctx *c, struct ca_issuer *is, long n, bool ledger,
 struct thr {
 	struct ctx *c;
 	long n;
+	bool bare;
 };
 
 static void *
@@ -138,6 +141,10 @@ thr_main(void *arg)
 	struct mc_err e = { 0 };
 	struct ca_issuer *is;
 
+	if (t->bare) {
+		bare_loop(t->c->a->key, t->n);
+		return NULL;
+	}
 	if ((is = ca_issuer_new(t->c->s, t->c->a->id, NULL, &e)) == NULL)
 		bench_die("issuer: %s", e.msg);
 	mint(t->c, is, t->n, false, NULL, NULL);
@@ -146,7 +153,7 @@ thr_main(void *arg)
 }
 
 static double
-threaded_rate(struct ctx *c, int nthreads, long per_thread)
+threaded_rate(struct ctx *c, int nthreads, long per_thread, bool bare)
 {
 	pthread_t th[2];
 	struct thr t[2];
@@ -157,6 +164,7 @@ threaded_rate(struct ctx *c, int nthreads, long per_thread)
 	for (i = 0; i < nthreads; i++) {
 		t[i].c = c;
 		t[i].n = per_thread;
+		t[i].bare = bare;
 		if (pthread_create(&th[i], NULL, thr_main, &t[i]) != 0)
 			bench_die("pthread_create");
 	}
@@ -229,7 +237,7 @@ main(int argc, char *argv[])
 	struct ca_kek kek;
 	struct mc_err e = { 0 };
 	double ratio[BENCH_ROUNDS_MAX], rm[BENCH_ROUNDS_MAX],
-	    rb[BENCH_ROUNDS_MAX], sc[BENCH_ROUNDS_MAX];
+	    rb[BENCH_ROUNDS_MAX], sc[BENCH_ROUNDS_MAX], bsc[BENCH_ROUNDS_MAX];
 	double t0, tb = 1, tm, fs = 0, lc = 0, r1, r2, mine_wall = 0, cf;
 	long nb, nm;
 	int r;
@@ -299,15 +307,21 @@ main(int argc, char *argv[])
 		long per = o.quick ? 10 : 2000;
 
 		if (r % 2 == 0) {
-			r1 = threaded_rate(&c, 1, 2 * per);
-			r2 = threaded_rate(&c, 2, per);
+			r1 = threaded_rate(&c, 1, 2 * per, false);
+			r2 = threaded_rate(&c, 2, per, false);
+			bsc[r] = threaded_rate(&c, 2, 2 * per, true) /
+			    threaded_rate(&c, 1, 4 * per, true);
 		} else {
-			r2 = threaded_rate(&c, 2, per);
-			r1 = threaded_rate(&c, 1, 2 * per);
+			bsc[r] = threaded_rate(&c, 2, 2 * per, true) /
+			    threaded_rate(&c, 1, 4 * per, true);
+			r2 = threaded_rate(&c, 2, per, false);
+			r1 = threaded_rate(&c, 1, 2 * per, false);
 		}
 		sc[r] = r2 / r1;
 	}
 	bench_report("ca.mint_2threads_scaling", sc, (size_t)o.rounds, "ratio");
+	bench_report("ca.bare_2threads_scaling", bsc, (size_t)o.rounds,
+	    "ratio");
 
 	if (!o.quick) {
 		cf = cfssl_rate(&c, 100);
