@@ -221,12 +221,15 @@ spiffe_id_check(const char *s, size_t len, size_t *tdlenp, struct mc_err *e)
 
 	if (len == 0)
 		return bad(e, "", s, len, "SPIFFE-ID 2: empty");
-	if (memchr(s, '\0', len) != NULL)
-		return bad(e, "", s, len, "SPIFFE-ID 2: contains a NUL byte");
-	/* 2.3: "the maximum length of a SPIFFE ID is 2048 bytes." */
+	/*
+	 * 2.3: "the maximum length of a SPIFFE ID is 2048 bytes." First, so
+	 * that no check reads more than that much of a long input.
+	 */
 	if (len > MESHCA_ID_MAX)
 		return bad(e, "", s, len, "SPIFFE-ID 2.3: longer than %d bytes",
 		    MESHCA_ID_MAX);
+	if (memchr(s, '\0', len) != NULL)
+		return bad(e, "", s, len, "SPIFFE-ID 2: contains a NUL byte");
 	/*
 	 * 2: "Valid SPIFFE IDs MUST use the spiffe scheme"; we accept only
 	 * the lowercase spelling so that equal IDs have equal bytes.
@@ -257,7 +260,7 @@ spiffe_id_check(const char *s, size_t len, size_t *tdlenp, struct mc_err *e)
 int
 spiffe_td_check(const char *td, size_t len, struct mc_err *e)
 {
-	if (memchr(td, '\0', len) != NULL)
+	if (len <= MESHCA_TRUST_DOMAIN_MAX && memchr(td, '\0', len) != NULL)
 		return bad(e, "trust domain ", td, len, "SPIFFE-ID 2.1: "
 		    "contains a NUL byte");
 	return td_check(td, len, "trust domain ", td, len, e);
