@@ -544,6 +544,11 @@ meshca_bundle_write_pem(const struct meshca_bundle *b,
 		    "out is NULL");
 		goto fail;
 	}
+	if (trust_domain != NULL &&
+	    spiffe_td_check(trust_domain, strlen(trust_domain), &e) == -1) {
+		e.status = MC_ST_USAGE;
+		goto fail;
+	}
 	if ((bio = BIO_new(BIO_s_mem())) == NULL)
 		goto nomem;
 	for (i = 0; i < b->nroots; i++)

@@ -91,7 +91,8 @@ MESHCA_API enum meshca_status meshca_bundle_write_spiffe_json(
     int64_t refresh_hint, char **out, size_t *outlen, struct meshca_error *err);
 
 /* Writes the same roots as PEM; free with meshca_free(). An empty set
- * gives "". MESHCA_ERR_USAGE, MESHCA_ERR_NOMEM. */
+ * gives "". MESHCA_ERR_USAGE (b or out NULL, a bad trust domain),
+ * MESHCA_ERR_NOMEM. */
 MESHCA_API enum meshca_status meshca_bundle_write_pem(
     const struct meshca_bundle *b, const char *trust_domain, char **out,
     size_t *outlen, struct meshca_error *err);

@@ -438,6 +438,9 @@ test_pem_write(void **state)
 	meshca_free(s);
 	assert_int_equal(meshca_bundle_write_spiffe_json(m, "A.org", 0, 0, &s,
 	    &len, &err), MESHCA_ERR_USAGE);
+	assert_int_equal(meshca_bundle_write_pem(m, "A.org", &s, &len, &err),
+	    MESHCA_ERR_USAGE);
+	assert_non_null(strstr(err.message, "trust domain \"A.org\""));
 	assert_int_equal(meshca_bundle_write_spiffe_json(m, "a.org", 0, -1, &s,
 	    &len, &err), MESHCA_ERR_USAGE);
 	meshca_bundle_free(m);
