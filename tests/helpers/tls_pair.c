@@ -62,8 +62,9 @@ tls_info_cb(const SSL *ssl, int where, int ret)
 		side->alert_sent = ret & 0xff;
 }
 
-void
-tls_pair_init(struct tls_pair *p, SSL_CTX *client, SSL_CTX *server)
+/* tls_pair_init() without exiting: false (nothing held) on failure. */
+static bool
+tls_pair_setup(struct tls_pair *p, SSL_CTX *client, SSL_CTX *server)
 {
 	BIO *bc, *bs;
 
@@ -71,10 +72,11 @@ tls_pair_init(struct tls_pair *p, SSL_CTX *client, SSL_CTX *server)
 	p->c.alert_sent = p->c.alert_received = -1;
 	p->s.alert_sent = p->s.alert_received = -1;
 	if ((p->client = SSL_new(client)) == NULL ||
-	    (p->server = SSL_new(server)) == NULL)
-		tls_die("SSL_new");
-	if (!BIO_new_bio_pair(&bc, 0, &bs, 0))
-		tls_die("BIO_new_bio_pair");
+	    (p->server = SSL_new(server)) == NULL ||
+	    !BIO_new_bio_pair(&bc, 0, &bs, 0)) {
+		tls_pair_free(p);
+		return false;
+	}
 	SSL_set_bio(p->client, bc, bc);
 	SSL_set_bio(p->server, bs, bs);
 	SSL_set_connect_state(p->client);
@@ -83,6 +85,14 @@ tls_pair_init(struct tls_pair *p, SSL_CTX *client, SSL_CTX *server)
 	SSL_set_app_data(p->server, &p->s);
 	SSL_set_info_callback(p->client, tls_info_cb);
 	SSL_set_info_callback(p->server, tls_info_cb);
+	return true;
+}
+
+void
+tls_pair_init(struct tls_pair *p, SSL_CTX *client, SSL_CTX *server)
+{
+	if (!tls_pair_setup(p, client, server))
+		tls_die("tls_pair_init");
 }
 
 /* 1 done, 0 wants more, -1 failed. */
@@ -188,10 +198,14 @@ tls_pair_once(SSL_CTX *client, SSL_CTX *server, const char *service,
 	struct tls_pair p;
 	bool ok;
 
-	tls_pair_init(&p, client, server);
+	/* No exit here: benchmarks and tests call this from threads. */
+	if (!tls_pair_setup(&p, client, server))
+		return false;
 	if (service != NULL &&
-	    meshca_ssl_set_service(p.client, service, NULL) != MESHCA_OK)
-		tls_die("meshca_ssl_set_service");
+	    meshca_ssl_set_service(p.client, service, NULL) != MESHCA_OK) {
+		tls_pair_free(&p);
+		return false;
+	}
 	ok = tls_pair_run(&p);
 	if (c != NULL)
 		*c = p.c;

@@ -56,7 +56,9 @@ bool tls_pair_run(struct tls_pair *p);
 void tls_pair_free(struct tls_pair *p);
 
 /* Handshake once with fresh SSL objects: init, run, free. The results
- * are copied to c and s (NULL allowed). */
+ * are copied to c and s (NULL allowed; left untouched when the SSL
+ * objects could not be made or the service not set, which returns
+ * false rather than exiting, so threads may call this). */
 bool tls_pair_once(SSL_CTX *client, SSL_CTX *server, const char *service,
     struct tls_side *c, struct tls_side *s);
 
