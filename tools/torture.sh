@@ -18,8 +18,9 @@
 #  signal or abort (cmocka's "Test failed with exception" included), a
 #  sanitizer report, a valgrind error, a timeout (TORTURE_TIMEOUT s,
 #  default 60), or a leak in a run whose tests all passed. (A leak in a
-#  run where a test failed is reported but not counted: cmocka leaves a
-#  failed test by longjmp, so what the test itself held leaks too.)
+#  run where a test failed, or a test helper gave up with exit(), is
+#  counted as a warning only: cmocka leaves a failed test by longjmp, so
+#  what the test itself held leaks too.)
 #
 # Corpus replays (the fuzz/fuzz_* binaries among --replays, built without
 # libFuzzer): for each input file, every N from 1 to the number of our
@@ -116,7 +117,10 @@ verdict() {
 			-e 'Test failed with exception' -e 'invariant broken' \
 			-e '^==[0-9]*== Invalid' -e 'Conditional jump' "$tmp/out")
 	elif grep -q -e 'ERROR: LeakSanitizer' -e 'definitely lost' "$tmp/out"; then
-		if [ "$1" = test ] && grep -q '^\[  FAILED  \]' "$tmp/out"; then
+		# A leak counts only where every test passed: a failed test
+		# (or a helper that gave up with exit()) leaks what it held.
+		if [ "$1" = test ] && { grep -q '^\[  FAILED  \]' "$tmp/out" ||
+		    ! grep -q '^\[  PASSED  \]' "$tmp/out"; }; then
 			warnings=$((warnings + 1))
 			return 0
 		fi

@@ -15,6 +15,13 @@
  * process appends "COUNT NAME" to PATH at exit, which is how the driver
  * learns how far to walk N.
  *
+ * OpenSSL's one-time initialization (its default library context, the
+ * default provider, error strings) runs in the constructor before
+ * counting starts: OpenSSL 3.0 does not survive a failure there (a lock
+ * left NULL, then CRYPTO_THREAD_read_lock(NULL) in EVP_KEYMGMT_fetch on
+ * the next EVP_PKEY_Q_keygen), which would bury our findings under its
+ * own. Every allocation after that, made for our calls, is fair game.
+ *
  * The environment is the driver's and trusted; a malformed number means
  * "never fail".
  */
@@ -28,6 +35,9 @@
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 static atomic_ulong ossl_n;
 static unsigned long ossl_limit; /* 0: never fail */
@@ -82,6 +92,27 @@ json_fail_malloc(size_t n)
 	return malloc(n == 0 ? 1 : n);
 }
 
+/* Runs OpenSSL's lazy one-time set-up while no allocation may fail. */
+static void
+ossl_warm_up(void)
+{
+	static const char *const keys[] = { "EC", "RSA", "ED25519" };
+	EVP_PKEY_CTX *ctx;
+	EVP_MD *md;
+	size_t i;
+
+	OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS |
+	    OPENSSL_INIT_ADD_ALL_CIPHERS | OPENSSL_INIT_ADD_ALL_DIGESTS |
+	    OPENSSL_INIT_LOAD_CONFIG, NULL);
+	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS, NULL);
+	if ((md = EVP_MD_fetch(NULL, "SHA256", NULL)) != NULL)
+		EVP_MD_free(md);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		EVP_PKEY_CTX_free(EVP_PKEY_CTX_new_from_name(NULL, keys[i],
+		    NULL));
+	ERR_clear_error();
+}
+
 static void __attribute__((destructor))
 ossl_fail_fini(void)
 {
@@ -103,7 +134,7 @@ ossl_fail_init(void)
 	const char *only = getenv("MC_OSSL_ONLY");
 	const char *me = program_invocation_short_name;
 	char *end;
-	unsigned long v;
+	unsigned long v, limit = 0;
 
 	if (strncmp(me, "lt-", 3) == 0)
 		me += 3;
@@ -112,12 +143,16 @@ ossl_fail_init(void)
 	if (s != NULL && *s != '\0') {
 		v = strtoul(s, &end, 10);
 		if (*end == '\0')
-			ossl_limit = v;
+			limit = v;
 	}
 	/* Fails only if OpenSSL has allocated already; then say so, since
 	 * the run would test nothing. */
 	if (!CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free))
 		fprintf(stderr, "ossl_fail: CRYPTO_set_mem_functions failed\n");
 	json_set_alloc_funcs(json_fail_malloc, free);
+	ossl_warm_up();
+	/* Count, and fail, from here on. */
+	atomic_store(&ossl_n, 0);
+	ossl_limit = limit;
 	ossl_hooked = true;
 }
