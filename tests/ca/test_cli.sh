@@ -64,6 +64,17 @@ expect batch 0 "$M" --db ca.db issue --batch batch --key-type ec-p384 \
 [ -f bout/default.api/key.pem ] && [ -f bout/kube-system.dns/cert-chain.pem ] &&
     [ -f bout/line-4/root-cert.pem ] && ok batch-files || ko batch-files "$(ls bout)"
 [ "$(wc -l <stdout)" -eq 3 ] && ok batch-lines || ko batch-lines "$(cat stdout)"
+expect batch-json 0 "$M" --db ca.db --json issue --batch batch --out-dir jout
+if command -v python3 >/dev/null 2>&1; then
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert [i["spiffe_id"] for i in d["issued"]] == [
+    "spiffe://cluster.local/ns/default/sa/api",
+    "spiffe://cluster.local/x/y",
+    "spiffe://cluster.local/ns/kube-system/sa/dns"], d
+assert all(len(i["serial"]) == 32 and not i["clamped"] for i in d["issued"])
+' stdout && ok batch-json-parses || ko batch-json-parses "$(cat stdout)"
+fi
 printf 'default/api\nnot an id\n' >bad
 expect batch-bad-line 1 "$M" --db ca.db issue --batch bad --out-dir bad.out
 grep -q 'line 2' err && ok batch-bad-line-msg || ko batch-bad-line-msg "$(cat err)"
