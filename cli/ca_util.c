@@ -46,15 +46,19 @@ cli_ca_open(const char *cmd, const struct cli_global *g, const char *kek,
 {
 	struct mc_err e = { 0 };
 	char kp[4096];
+	bool fresh;
 
 	*db = NULL;
+	fresh = access(cli_ca_db_path(g), F_OK) == -1 && errno == ENOENT;
 	if (store_open(cli_ca_db_path(g), create ? STORE_CREATE : 0, db,
 	    &e) == -1)
 		return cli_ca_fail(cmd, &e);
 	if (kek_out == NULL)
 		return CLI_EXIT_OK;
 	cli_ca_kek_path(g, kek, kp, sizeof(kp));
-	if (create && access(kp, F_OK) == -1 && errno == ENOENT) {
+	/* A new KEK only with a new ledger: the keys in an existing one are
+	 * sealed under a KEK that a fresh one would not open. */
+	if (create && fresh && access(kp, F_OK) == -1 && errno == ENOENT) {
 		if (ca_kek_create(kp, kek_out, &e) == -1)
 			goto fail;
 		return CLI_EXIT_OK;

@@ -29,7 +29,8 @@ void cli_ca_kek_path(const struct cli_global *g, const char *kek, char *out,
 
 /*
  * Opens the ledger (creating it when create) and, unless kek_out is NULL,
- * loads the KEK (creating it too when create and it is missing).
+ * loads the KEK (creating it too when create, it is missing and the
+ * ledger did not exist before).
  * Reports failures as "meshca: CMD: ..." and returns a CLI_EXIT_* value.
  */
 int cli_ca_open(const char *cmd, const struct cli_global *g,

@@ -33,6 +33,10 @@ expect init-twice 1 "$M" --db ca.db init
 grep -q 'already has an active authority' err && ok init-twice-msg ||
     ko init-twice-msg "$(cat err)"
 expect init-bad-key-type 2 "$M" --db x.db init --key-type rsa1024
+# a ledger whose KEK went missing does not get a new one behind its back
+cp ca.db lost.db
+expect init-lost-kek 2 "$M" --db lost.db init --trust-domain other.org
+[ ! -e lost.db.kek ] && ok init-lost-kek-none || ko init-lost-kek-none "made"
 
 expect issue 0 "$M" --db ca.db issue --ns default --sa web \
     --dns web.default.svc --ttl 1h --out-dir out
