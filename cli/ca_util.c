@@ -36,7 +36,13 @@ cli_ca_kek_path(const struct cli_global *g, const char *kek, char *out,
 int
 cli_ca_fail(const char *cmd, const struct mc_err *e)
 {
-	cli_warnx("%s: %s", cmd, e->msg);
+	size_t n = strlen(cmd);
+	const char *msg = e->msg;
+
+	/* The library may already have named the operation. */
+	if (strncmp(msg, cmd, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+		msg += n + 2;
+	cli_warnx("%s: %s", cmd, msg);
 	return cli_exit_for((enum meshca_status)e->status);
 }
 
