@@ -627,6 +627,16 @@ test_usage(void **state)
 	/* Before any handshake there is no peer. */
 	assert_int_equal(meshca_ssl_get_peer_id(ssl, &id, &err),
 	    MESHCA_ERR_REJECTED);
+	/* SSL_dup() copies the service, not the pointer to it. */
+	{
+		SSL *dup = SSL_dup(ssl);
+
+		assert_non_null(dup);
+		SSL_free(ssl);
+		ssl = dup;
+		assert_int_equal(meshca_ssl_get_peer_id(ssl, &id, &err),
+		    MESHCA_ERR_REJECTED);
+	}
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
 	meshca_verifier_free(v);
