@@ -525,6 +525,7 @@ meshca_policy_parse_json(const char *data, size_t len,
 	json_t *root = NULL, *services = NULL, *val;
 	json_error_t jerr;
 	const char *key;
+	size_t i;
 
 	if (data == NULL || out == NULL) {
 		mc_err_set(&e, MC_ST_USAGE, 0, "policy: NULL %s",
@@ -541,6 +542,15 @@ meshca_policy_parse_json(const char *data, size_t len,
 		goto out;
 	if ((root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL) {
+		if (json_error_code(&jerr) == json_error_out_of_memory) {
+			mc_err_set(&e, MC_ST_NOMEM, 0, "policy: out of memory");
+			goto out;
+		}
+		/* jansson quotes the input near the error: keep the
+		 * message printable. */
+		for (i = 0; jerr.text[i] != '\0'; i++)
+			if (jerr.text[i] < 0x20 || jerr.text[i] > 0x7e)
+				jerr.text[i] = '?';
 		mc_err_set(&e, MC_ST_PARSE, 0, "policy: line %d column %d: %s",
 		    jerr.line, jerr.column, jerr.text);
 		goto out;

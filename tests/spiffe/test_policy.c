@@ -138,10 +138,12 @@ test_json_bad(void **state)
 		    "nesting deeper than 4" },
 		{ "{\"services\": {\"a\": {\"any\": true}}} x",
 		    "policy: line" },
+		/* jansson quotes raw bytes; the message stays printable. */
+		{ "{\"services\": \x01\x7f}", "policy: line 1" },
 	};
 	struct meshca_policy *p;
 	struct meshca_error err;
-	size_t i;
+	size_t i, j;
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -153,6 +155,9 @@ test_json_bad(void **state)
 			fail_msg("case %zu: want \"%s\", got %d \"%s\"", i,
 			    bad[i].msg, err.status, err.message);
 		assert_null(p);
+		for (j = 0; err.message[j] != '\0'; j++)
+			assert_true(err.message[j] >= 0x20 &&
+			    err.message[j] < 0x7f);
 	}
 }
 
