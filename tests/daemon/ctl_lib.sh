@@ -104,7 +104,7 @@ meshcad_start() {
 	_n=$1
 	shift
 	rm -f "$work/$_n.port"
-	"$MESHCAD" --config /dev/null --kubeconfig "$KUBECONFIG" \
+	"$MESHCAD" --config "${CONF:-/dev/null}" --kubeconfig "$KUBECONFIG" \
 	    --db "$work/$_n.db" --identity "$_n" \
 	    --metrics-listen 127.0.0.1:0 --metrics-port-file "$work/$_n.port" \
 	    --log-format text --lease-duration 3s --renew-deadline 2s \
@@ -165,6 +165,9 @@ converged() {
 	    jq -r '.items[] | select(.metadata.name | startswith("istio.")) |
 	    "\(.metadata.namespace) \(.metadata.annotations["istio.io/service-account.name"])"' |
 	    sort >"$work/c-secs"
+	for _ns in "$@"; do
+		grep -q "^$_ns " "$work/c-sas" || return 1
+	done
 	for _ns in "$@"; do
 		grep "^$_ns " "$work/c-sas"
 	done | sort >"$work/c-want"
