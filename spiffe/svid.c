@@ -459,6 +459,12 @@ svid_check_leaf(X509 *leaf, struct meshca_id **peer, struct mc_err *e)
 	 */
 	if (meshca_id_parse((const char *)ASN1_STRING_get0_data(uri),
 	    (size_t)ASN1_STRING_length(uri), &id, &merr) != MESHCA_OK) {
+		/* The message quotes the peer's URI: no control bytes in
+		 * what ends up in a log line. */
+		for (i = 0; merr.message[i] != '\0'; i++)
+			if ((unsigned char)merr.message[i] < 0x20 ||
+			    (unsigned char)merr.message[i] == 0x7f)
+				merr.message[i] = '?';
 		mc_err_set(e, merr.status == MESHCA_ERR_NOMEM ? MC_ST_NOMEM :
 		    MC_ST_REJECTED, MESHCA_REASON_ID_INVALID,
 		    "leaf: X509-SVID 2: URI SAN: %s", merr.message);

@@ -301,6 +301,22 @@ test_id_rules(void **state)
 		    MESHCA_REASON_ID_INVALID, "leaf: X509-SVID 2: URI SAN");
 		pki_cert_clear(&leaf);
 	}
+	/* A hostile URI does not put control bytes into the message. */
+	leaf_opts(&o, "spiffe://cluster.local/a\x1b[31m");
+	pki_make(&o, &F.root, &leaf);
+	{
+		struct meshca_error err;
+		size_t j;
+
+		assert_int_equal(verify_certs((X509 *[]){ leaf.cert }, 1,
+		    NULL, &err), MESHCA_ERR_REJECTED);
+		assert_int_equal(err.reason, MESHCA_REASON_ID_INVALID);
+		for (j = 0; err.message[j] != '\0'; j++)
+			assert_true((unsigned char)err.message[j] >= 0x20 &&
+			    err.message[j] != 0x7f);
+	}
+	pki_cert_clear(&leaf);
+
 	leaf_opts(&o, "spiffe://cluster.local");
 	pki_make(&o, &F.root, &leaf);
 	expect_reject((X509 *[]){ leaf.cert }, 1,
