@@ -62,6 +62,8 @@
 #define CTL_TICK_MS 250		/* scheduler scan period */
 #define CTL_MAX_INFLIGHT 64	/* concurrent writes */
 #define CTL_BATCH 512		/* keys taken per loop turn */
+#define CTL_SLICE_MS 40		/* and at most this long: the Lease renewal
+				   and the watches run on the same loop */
 #define CTL_RETRY_BASE_MS 500
 #define CTL_RETRY_CAP_MS 30000
 #define CTL_REQUEUE_MS 300	/* after a 409: let the watch catch up */
@@ -1893,10 +1895,12 @@ daemon_controller_run_once(struct daemon_controller *c, int timeout_ms,
 {
 	struct item *it;
 	size_t n = 0;
+	uint64_t t0 = k8s_now_ms();
 
 	if (c->leader && c->synced && c->ca_state == CA_READY &&
 	    !c->stopping) {
 		while (n < CTL_BATCH && c->ninflight < CTL_MAX_INFLIGHT &&
+		    k8s_now_ms() - t0 < CTL_SLICE_MS &&
 		    (it = dequeue(c)) != NULL) {
 			n++;
 			if (it->kind == ITEM_SA)
