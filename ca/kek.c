@@ -163,6 +163,8 @@ ca_kek_seal(const struct ca_kek *k, int64_t authority_id, EVP_PKEY *key,
 		mc_err_set(e, MC_ST_NOMEM, 0, "seal: out of memory");
 		goto out;
 	}
+	/* The magic is 4 bytes, not a string. */
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
 	memcpy(out, MAGIC, 4);
 	aad_of(authority_id, aad, sizeof(aad));
 	if (RAND_bytes(out + 4, NONCE_LEN) != 1 ||
@@ -230,7 +232,7 @@ ca_kek_open(const struct ca_kek *k, int64_t authority_id,
 		goto out;
 	}
 	p = pt;
-	if ((*key = d2i_AutoPrivateKey(NULL, &p, (long)(n + m))) == NULL) {
+	if ((*key = d2i_AutoPrivateKey(NULL, &p, (long)n + m)) == NULL) {
 		ERR_clear_error();
 		mc_err_set(e, MC_ST_PARSE, 0, "authority %lld: sealed key "
 		    "decrypts but is not a private key",

@@ -167,8 +167,11 @@ const char *
 cli_ca_actor(void)
 {
 	static char actor[96];
-	struct passwd *pw = getpwuid(getuid());
+	struct passwd pwd, *pw = NULL;
+	char buf[1024];
 
+	if (getpwuid_r(getuid(), &pwd, buf, sizeof(buf), &pw) != 0)
+		pw = NULL;
 	if (pw != NULL)
 		snprintf(actor, sizeof(actor), "cli:%s", pw->pw_name);
 	else

@@ -193,6 +193,7 @@ run_batch(struct issue_run *r, const char *path, struct ca_issue_req *q,
 	}
 	ret = flush(r, e);
 out:
+	q->spiffe_id = q->ns = q->sa = NULL; /* they pointed into line */
 	fclose(fp);
 	return ret;
 }

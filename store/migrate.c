@@ -86,6 +86,7 @@ pragma_int(sqlite3 *sq, const char *sql, int *v)
 	sqlite3_stmt *st = NULL;
 	int rc;
 
+	*v = 0;
 	rc = sqlite3_prepare_v2(sq, sql, -1, &st, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*v = sqlite3_column_int(st, 0);
@@ -128,7 +129,7 @@ int
 store_migrate(struct sqlite3 *sq, const char *path, struct mc_err *e)
 {
 	char sql[64];
-	int rc, version, appid, ntables, v;
+	int rc, version = 0, appid = 0, ntables = 0, v;
 
 	if ((rc = sqlite3_exec(sq, "BEGIN IMMEDIATE", NULL, NULL, NULL)) !=
 	    SQLITE_OK) {
