@@ -159,6 +159,7 @@ sign(struct ca_issuer *is, const struct ca_issue_req *r,
 	sr.ndns = r->ndns;
 	sr.spki = spki;
 	sr.spki_len = spki_len;
+	sr.key_checked = true; /* our own key, or a CSR's decoded by csr.c */
 	sr.not_before = r->now - is->lim.backdate;
 	sr.not_after = r->now + ttl;
 	if (ca_signer_sign_cached(is->signer, is->cache, &sr, &resp, e) == -1)

@@ -4,7 +4,9 @@
  * which ID to certify but re-checks the form of everything in the request
  * (the request may one day arrive over a socket): the ID must parse and
  * belong to this trust domain, DNS names must be host names, the public
- * key must be of an accepted type and strength.
+ * key must be of an accepted type and strength (and is decoded, which
+ * checks an EC point is on its curve, unless the caller vouches that it
+ * made or already decoded the key: see key_checked in signer.h).
  *
  * Leaf profile (DESIGN.md; SPIFFE X509-SVID.md):
  *  - empty subject, one URI SAN; X509-SVID 2: "An X.509 SVID MUST contain
@@ -438,7 +440,7 @@ out:
  */
 static int
 set_pubkey(const struct ca_signer *s, X509 *x, const unsigned char *spki,
-    size_t len, bool *rsa, struct mc_err *e)
+    size_t len, bool checked, bool *rsa, struct mc_err *e)
 {
 	X509_PUBKEY *xpk = X509_get_X509_PUBKEY(x);
 	const unsigned char *p = spki;
@@ -449,6 +451,8 @@ set_pubkey(const struct ca_signer *s, X509 *x, const unsigned char *spki,
 	size_t plen = 0;
 
 	*rsa = false;
+	if (!checked)
+		goto decode;
 	if (len == sizeof(spki_p256) + 64 &&
 	    memcmp(spki, spki_p256, sizeof(spki_p256)) == 0) {
 		curve = NID_X9_62_prime256v1;
@@ -470,13 +474,15 @@ set_pubkey(const struct ca_signer *s, X509 *x, const unsigned char *spki,
 		}
 		return 0;
 	}
+decode:
 	if (len > CA_SPKI_MAX ||
 	    (pk = d2i_PUBKEY(NULL, &p, (long)len)) == NULL ||
 	    p != spki + len) {
 		ERR_clear_error();
 		EVP_PKEY_free(pk);
-		mc_err_set(e, MC_ST_REJECTED, 0, "sign request: public key is "
-		    "not a DER SubjectPublicKeyInfo");
+		mc_err_set(e, MC_ST_REJECTED, 0, "sign request: public key does "
+		    "not decode as a SubjectPublicKeyInfo (RFC 5280 4.1.2.7; an "
+		    "EC point must lie on its curve, SEC 1 3.2.2)");
 		return -1;
 	}
 	if (ca_key_from_pkey(pk, &k, e) == -1) {
@@ -656,7 +662,8 @@ ca_signer_sign_cached(const struct ca_signer *s, struct ca_sign_cache *c,
 	    ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) == NULL ||
 	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na) == NULL)
 		goto ossl;
-	if (set_pubkey(s, x, r->spki, r->spki_len, &rsa, e) == -1)
+	if (set_pubkey(s, x, r->spki, r->spki_len, r->key_checked, &rsa,
+	    e) == -1)
 		goto out;
 	if (!X509_add_ext(x, s->bc, -1) ||
 	    !X509_add_ext(x, rsa ? s->ku_rsa : s->ku, -1) ||
@@ -877,6 +884,7 @@ ca_sign_req_decode(const unsigned char *p, size_t len,
 	m->req.ndns = ndns;
 	m->req.not_before = get_i64(&r);
 	m->req.not_after = get_i64(&r);
+	m->req.key_checked = false; /* from outside: decode and check it */
 	if (r.bad || r.left != 0)
 		goto bad;
 	return 0;

@@ -37,6 +37,13 @@ struct ca_sign_req {
 	size_t ndns;
 	const unsigned char *spki; /* DER SubjectPublicKeyInfo */
 	size_t spki_len;
+	/*
+	 * The caller generated this key, or decoded and checked it (a CSR's):
+	 * an EC P-256/P-384 point may then be copied in without decoding.
+	 * False (and always false for a decoded wire request) makes the
+	 * signer decode the key, which checks the point lies on its curve.
+	 */
+	bool key_checked;
 	int64_t not_before; /* Unix seconds, as asked */
 	int64_t not_after;
 };

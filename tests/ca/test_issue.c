@@ -913,6 +913,31 @@ test_signer_wire(void **state)
 	assert_int_equal(e.status, MC_ST_REJECTED);
 	assert_string_equal(e.msg, "sign request: nope");
 	ca_sign_resp_clear(&resp);
+	/* from the wire, an EC point off its curve is refused... */
+	spki[n - 1] ^= 0x01;
+	assert_int_equal(ca_signer_sign(f->signer, &m.req, &resp, &e), 0);
+	ca_sign_resp_clear(&resp); /* m.req holds its own copy: still good */
+	{
+		struct ca_sign_req_msg bad;
+		struct mc_buf bb;
+
+		mc_buf_init(&bb, 1 << 16);
+		assert_int_equal(ca_sign_req_encode(&r, &bb, &e), 0);
+		assert_int_equal(ca_sign_req_decode((unsigned char *)bb.data,
+		    bb.len, &bad, &e), 0);
+		assert_false(bad.req.key_checked);
+		assert_int_equal(ca_signer_sign(f->signer, &bad.req, &resp,
+		    &e), -1);
+		assert_non_null(strstr(e.msg, "lie on its curve"));
+		/* ...while a caller vouching for its key skips the decode */
+		r.key_checked = true;
+		assert_int_equal(ca_signer_sign(f->signer, &r, &resp, &e), 0);
+		ca_sign_resp_clear(&resp);
+		r.key_checked = false;
+		ca_sign_req_msg_clear(&bad);
+		mc_buf_free(&bb);
+	}
+	spki[n - 1] ^= 0x01;
 	/* a weak key in the SPKI is refused by the signer itself */
 	{
 		EVP_PKEY *rsa = EVP_RSA_gen(1024);
