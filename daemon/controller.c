@@ -1061,14 +1061,10 @@ reconcile_cm(struct daemon_controller *c, struct item *it)
 
 	managed = strcmp(it->ns, c->ca_ns) == 0 || ns_is_managed(c, it->ns);
 	cur = k8s_informer_get(c->cm_inf, it->ns, DAEMON_BUNDLE_CM);
-	if (!managed) {
-		if (cur != NULL) {
-			it->req = k8s_delete(c->cl, &k8s_res_configmaps, it->ns,
-			    DAEMON_BUNDLE_CM, NULL, NULL, cm_done, it, &e);
-			goto started;
-		}
+	/* An unmanaged namespace keeps the last bundle it got: workloads
+	 * may still mount it (deploy/rbac.yaml grants no delete). */
+	if (!managed)
 		goto out;
-	}
 	if (cur != NULL && daemon_bundle_cm_matches(cur, c->root_pem,
 	    c->bundle_json, c->crl_pem))
 		goto out;
@@ -1086,7 +1082,6 @@ reconcile_cm(struct daemon_controller *c, struct item *it)
 	} else
 		it->req = k8s_create(c->cl, &k8s_res_configmaps, it->ns, want,
 		    cm_done, it, &e);
-started:
 	if (it->req == NULL) {
 		mc_log_warnx("configmap %s/%s: %s", it->ns, DAEMON_BUNDLE_CM,
 		    e.msg);

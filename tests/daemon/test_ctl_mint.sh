@@ -148,8 +148,7 @@ kubectl -n ns4 create secret generic istio.foreign --from-literal=a=b \
 kubectl label namespace ns4 ca.istio.io/override=false >/dev/null
 unmanaged() {
 	[ "$(kubectl -n ns4 get secrets -l app.kubernetes.io/managed-by=meshca \
-	    -o json | jq '.items | length')" = 0 ] &&
-	    ! kubectl -n ns4 get configmap meshca-ca-bundle >/dev/null 2>&1
+	    -o json | jq '.items | length')" = 0 ]
 }
 if wait_for 15 unmanaged && kubectl -n ns4 get secret istio.foreign \
     >/dev/null 2>&1; then
