@@ -206,7 +206,45 @@ if command -v promtool >/dev/null 2>&1; then
 	fi
 fi
 
-# 11. SIGTERM: exit 0, Lease given up
+# 11. a real mutual-TLS handshake on minted Secrets: the server (ns5/sa-1)
+# lets in ns5/sa-2 only; ns5/sa-3 is refused by secure naming
+PEER=$top_builddir/tests/daemon/mtls_peer
+if [ -x "$PEER" ]; then
+	for a in sa-1 sa-2 sa-3; do
+		kubectl -n ns5 get secret "istio.$a" -o json >"$work/m.json"
+		jq -r '.data["cert-chain.pem"]' "$work/m.json" | base64 -d \
+		    >"$work/$a.crt"
+		jq -r '.data["key.pem"]' "$work/m.json" | base64 -d \
+		    >"$work/$a.key"
+		jq -r '.data["root-cert.pem"]' "$work/m.json" | base64 -d \
+		    >"$work/bundle.pem"
+	done
+	rm -f "$work/mtls.port"
+	"$PEER" server "$work/mtls.port" "$work/sa-1.crt" "$work/sa-1.key" \
+	    "$work/bundle.pem" "spiffe://$TD/ns/ns5/sa/sa-2" 2 \
+	    >"$work/mtls-server.log" 2>&1 &
+	sp=$!
+	pids="$pids $sp"
+	wait_for 5 test -s "$work/mtls.port"
+	port=$(cat "$work/mtls.port")
+	if "$PEER" client "$port" "$work/sa-2.crt" "$work/sa-2.key" \
+	    "$work/bundle.pem" >"$work/mtls-c1.log" 2>&1 &&
+	    ! "$PEER" client "$port" "$work/sa-3.crt" "$work/sa-3.key" \
+	    "$work/bundle.pem" >"$work/mtls-c2.log" 2>&1; then
+		wait $sp
+		if grep -q "accepted spiffe://$TD/ns/ns5/sa/sa-2" \
+		    "$work/mtls-server.log" &&
+		    grep -q "refused" "$work/mtls-server.log"; then
+			ok mtls_secure_naming
+		else
+			bad mtls_secure_naming "$(cat "$work/mtls-server.log")"
+		fi
+	else
+		bad mtls_secure_naming "$(cat "$work"/mtls-*.log)"
+	fi
+fi
+
+# 12. SIGTERM: exit 0, Lease given up
 kill -TERM "$(cat "$work/a.pid")"
 t0=$(date +%s)
 while kill -0 "$(cat "$work/a.pid")" 2>/dev/null &&
