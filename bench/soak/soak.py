@@ -10,8 +10,10 @@ hundred milliseconds, picks one of
   an account, delete a Secret, tamper with one (garbage chain, foreign
   key, another account's data), file an operator revocation (ConfigMap
   meshca-revocations, by id= or serial=), unmanage or re-manage a
-  namespace (ca.istio.io/override), SIGKILL the leader (restarted a
-  moment later), and emulator faults: 5xx, 429 with Retry-After, 409,
+  namespace (ca.istio.io/override), SIGKILL the leader (restarted 0.2
+  to 6 s later; SOAK_KILL=quiet kills only at the start of a churn
+  phase, when everything has settled, and resumes once a leader is
+  back), and emulator faults: 5xx, 429 with Retry-After, 409,
   connection resets, watch closes (clean and abrupt), compactions (410
   in both of the emulator's forms);
 then a settle phase: faults are cleared, killed replicas are back, and
@@ -81,6 +83,13 @@ class Soak:
         self.nseq = 0
         self.chk = sl.SecretChecker(self.builddir, self.work)
         self.driver_errors = 0
+        # random: SIGKILL the leader at any moment of the churn; quiet:
+        # only at the start of a churn phase, when everything has
+        # settled (nothing superseded awaits revocation).
+        self.kill_mode = os.environ.get("SOAK_KILL", "random")
+        # 0: no fault aimed at the Lease (nor at every path), so the
+        # leader keeps its Lease through the churn
+        self.lease_faults = os.environ.get("SOAK_LEASE_FAULTS", "1") != "0"
 
     # ---- bookkeeping ----------------------------------------------------
 
@@ -118,7 +127,8 @@ class Soak:
         e.call("POST", "/api/v1/namespaces", {"metadata": {"name": sl.CANS}})
         for _ in range(max(1, self.max_ns // 2)):
             self.mk_ns()
-        extra = ["--lease-duration", "3s", "--renew-deadline", "2s",
+        ld, rd = os.environ.get("SOAK_LEASE", "3s,2s").split(",")
+        extra = ["--lease-duration", ld, "--renew-deadline", rd,
                  "--retry-period", "500ms", "--propagation-window", "2s",
                  "--cert-ttl", os.environ.get("SOAK_CERT_TTL", "2m"),
                  "--min-grace", "30s", "--log-level", "info"]
@@ -173,7 +183,8 @@ class Soak:
             ("account_create", 6), ("account_delete", 5),
             ("secret_delete", 5), ("secret_tamper", 5),
             ("revoke_request", 3), ("namespace_toggle", 1),
-            ("leader_kill", 1 if not self.killed else 0),
+            ("leader_kill", 1 if not self.killed and
+             self.kill_mode == "random" else 0),
             ("fault_status", 6), ("fault_429", 2), ("fault_reset", 3),
             ("fault_close_watches", 2), ("fault_compact", 2)]
         name = random.choices([c[0] for c in choices],
@@ -265,7 +276,11 @@ class Soak:
             entry = "id=spiffe://%s/ns/%s/sa/%s reason=%s" % (
                 sl.TD, ns, sa, reason)
         else:
-            entry = "serial=%s reason=%s" % (serial, reason)
+            # meshcad's form: 32 hex digits (128-bit serials, leading
+            # zeros kept), in either case
+            hx = serial.zfill(32)
+            entry = "serial=%s reason=%s" % (
+                hx.upper() if random.random() < 0.3 else hx, reason)
         key = "soak-%d" % random.randint(0, 1 << 30)
         path = "/api/v1/namespaces/%s/configmaps" % sl.CANS
         r = self.emu.try_call("PATCH", path + "/meshca-revocations",
@@ -308,18 +323,31 @@ class Soak:
         for r in self.reps:
             if r.is_leader():
                 r.kill9()
+                # a restart within the Lease's 3 s finds its own name in
+                # it and leads again at once; later, the other replica
+                # has taken over
                 self.killed[r.name] = time.monotonic() + random.uniform(
-                    0, 3)
+                    0.2, 6)
                 self.op("leader_kill", "%s pid %d" % (r.name,
                                                       r.proc.pid))
                 return
 
+    def quiet_kill(self):
+        """SIGKILL the leader while all is settled, and resume the churn
+        only once a leader (the other replica, or the killed one
+        restarted) is back: nothing changes while none leads."""
+        self.do_leader_kill([])
+        if not sl.wait_until(15, lambda: (self.tend_replicas() or True)
+                             and any(r.is_leader() for r in self.reps)):
+            self.violate("no leader 15 s after a SIGKILL of the leader")
+
     def do_fault_status(self, nss):
         st = random.choice([500, 503, 504, 409])
+        paths = ["secrets", "configmaps", "serviceaccounts", "watch="]
+        if self.lease_faults:
+            paths += ["leases", ""]
         body = {"status": st, "count": random.randint(1, 6),
-                "path_contains": random.choice(
-                    ["secrets", "configmaps", "leases", "serviceaccounts",
-                     "watch=", ""])}
+                "path_contains": random.choice(paths)}
         if random.random() < 0.5:
             body["method"] = random.choice(["GET", "POST", "PUT", "PATCH",
                                             "DELETE"])
@@ -329,16 +357,21 @@ class Soak:
         self.fault("status_%d" % st)
 
     def do_fault_429(self, nss):
-        self.emu.admin("/_emulator/faults", {
-            "status": 429, "count": random.randint(1, 6),
-            "retry_after": random.randint(1, 2)})
+        body = {"status": 429, "count": random.randint(1, 6),
+                "retry_after": random.randint(1, 2)}
+        if not self.lease_faults:
+            body["path_contains"] = random.choice(["secrets",
+                                                   "serviceaccounts"])
+        self.emu.admin("/_emulator/faults", body)
         self.fault("status_429")
 
     def do_fault_reset(self, nss):
+        paths = ["secrets", "configmaps"]
+        if self.lease_faults:
+            paths += ["leases", ""]
         self.emu.admin("/_emulator/reset", {
             "count": random.randint(1, 4),
-            "path_contains": random.choice(["secrets", "configmaps",
-                                            "leases", ""])})
+            "path_contains": random.choice(paths)})
         self.fault("reset")
 
     def do_fault_close_watches(self, nss):
@@ -535,6 +568,8 @@ class Soak:
             # the first settle is the warm-up: initial mint
             if not first:
                 c_end = min(time.monotonic() + self.churn, t_end)
+                if self.kill_mode == "quiet" and random.random() < 0.6:
+                    self.quiet_kill()
                 while time.monotonic() < c_end:
                     try:
                         self.act()

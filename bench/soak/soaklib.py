@@ -126,10 +126,10 @@ class Emulator:
         return c
 
     def raw(self, method, path, body=None, ctype=None):
-        """One request; returns (status, bytes). One retry on a dropped
+        """One request; returns (status, bytes). Two retries on a dropped
         keep-alive connection (the emulator's resets are for meshcad,
         but a driver connection can meet one too)."""
-        for attempt in (0, 1):
+        for attempt in (0, 1, 2):
             c = self._conn()
             hdrs = dict(self.local.hdrs)
             if ctype:
@@ -145,7 +145,7 @@ class Emulator:
             except (OSError, http.client.HTTPException):
                 c.close()
                 self.local.conn = None
-                if attempt:
+                if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
