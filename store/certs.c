@@ -309,6 +309,32 @@ store_cert_revoked(struct store_db *db, int64_t authority_id, int64_t now,
 }
 
 int
+store_cert_query(struct store_db *db, const struct store_cert_filter *f,
+    store_cert_cb cb, void *arg, struct mc_err *e)
+{
+	sqlite3_stmt *st;
+
+	/* One statement for every combination: a NULL parameter turns its
+	 * filter off, so the cached statement serves them all. */
+	st = store_stmt(db, STORE_SLOT_CERT_QUERY, "SELECT " CERT_COLUMNS
+	    " FROM certificates WHERE (?1 IS NULL OR status = ?1) AND "
+	    "(?2 IS NULL OR namespace = ?2) AND "
+	    "(?3 IS NULL OR spiffe_id = ?3) AND "
+	    "(?4 IS NULL OR not_after < ?4) "
+	    "ORDER BY issued_at, serial", e);
+	if (st == NULL)
+		return -1;
+	if (f->status >= 0)
+		sqlite3_bind_text(st, 1, store_cert_status_name(
+		    (enum store_cert_status)f->status), -1, SQLITE_STATIC);
+	bind_text_or_null(st, 2, f->namespace_);
+	bind_text_or_null(st, 3, f->spiffe_id);
+	if (f->expiring_before != 0)
+		sqlite3_bind_int64(st, 4, f->expiring_before);
+	return walk(db, st, "list certificates", cb, arg, e);
+}
+
+int
 store_cert_count_unexpired(struct store_db *db, int64_t authority_id,
     int64_t now, int64_t *n, struct mc_err *e)
 {

@@ -84,6 +84,22 @@ int store_cert_revoked(struct store_db *db, int64_t authority_id,
 int store_cert_count_unexpired(struct store_db *db, int64_t authority_id,
     int64_t now, int64_t *n, struct mc_err *e);
 
+/*
+ * What store_cert_query() selects; a NULL string, status < 0 or
+ * expiring_before 0 leaves that filter out.
+ */
+struct store_cert_filter {
+	int status;		 /* an enum store_cert_status, or -1 */
+	const char *namespace_;	 /* exact namespace */
+	const char *spiffe_id;	 /* exact SPIFFE ID */
+	int64_t expiring_before; /* notAfter before this time */
+};
+
+/* Every certificate matching f, in order of issuance (the operator's
+ * list and the crash tests' walk over the whole ledger). */
+int store_cert_query(struct store_db *db, const struct store_cert_filter *f,
+    store_cert_cb cb, void *arg, struct mc_err *e);
+
 void store_cert_clear(struct store_cert *c);
 
 #endif /* STORE_CERTS_H */
