@@ -62,8 +62,17 @@ store_sqlite_error(struct store_db *db, int rc, struct mc_err *e,
 		mc_err_set(e, MC_ST_NOMEM, 0, "ledger %s: %s: out of memory",
 		    path, what);
 		break;
-	case SQLITE_CANTOPEN:
 	case SQLITE_IOERR:
+		/* sqlite says "disk I/O error" when a write of the WAL or
+		 * shared-memory file finds no space; name it. */
+		if (db != NULL && db->sq != NULL &&
+		    sqlite3_system_errno(db->sq) == ENOSPC) {
+			mc_err_set(e, MC_ST_IO, 0, "ledger %s: %s: disk full, "
+			    "nothing was written", path, what);
+			break;
+		}
+		/* FALLTHROUGH */
+	case SQLITE_CANTOPEN:
 	case SQLITE_READONLY:
 	case SQLITE_PERM:
 		mc_err_set(e, MC_ST_IO, 0, "ledger %s: %s: %s", path, what,
