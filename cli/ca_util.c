@@ -20,7 +20,76 @@
 const char *
 cli_ca_db_path(const struct cli_global *g)
 {
-	return g->db != NULL ? g->db : CLI_DB_DEFAULT;
+	static char path[4096];
+	const char *env, *home;
+
+	if (g->db != NULL)
+		return g->db;
+	if ((env = getenv("MESHCA_DB")) != NULL && *env != '\0')
+		return env;
+	if (geteuid() == 0)
+		return CLI_DB_SYSTEM;
+	/* XDG Base Directory: $XDG_DATA_HOME must be absolute to count. */
+	if ((env = getenv("XDG_DATA_HOME")) != NULL && *env == '/')
+		snprintf(path, sizeof(path), "%s%s", env, CLI_DB_USER);
+	else if ((home = getenv("HOME")) != NULL && *home == '/')
+		snprintf(path, sizeof(path), "%s/.local/share%s", home,
+		    CLI_DB_USER);
+	else
+		snprintf(path, sizeof(path), "meshca.db");
+	return path;
+}
+
+/*
+ * For init at a default path: creates the missing directories above the
+ * ledger, the last one 0700 (it will hold the ledger and its KEK).
+ */
+static int
+make_parent_dirs(const char *file, struct mc_err *e)
+{
+	char dir[4096];
+	char *p;
+
+	if (snprintf(dir, sizeof(dir), "%s", file) >= (int)sizeof(dir) ||
+	    (p = strrchr(dir, '/')) == NULL || p == dir)
+		return 0;
+	*p = '\0';
+	for (p = dir + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+			goto fail;
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		goto fail;
+	return 0;
+fail:
+	mc_err_set(e, MC_ST_IO, 0, "ledger directory %s: %s", dir,
+	    strerror(errno));
+	return -1;
+}
+
+/*
+ * The ledger holds sealed keys and the audit log: like the KEK, it is
+ * refused when group or others may read or write it (meshca init makes
+ * it 0600).
+ */
+static int
+check_db_mode(const char *path, struct mc_err *e)
+{
+	struct stat st;
+
+	if (stat(path, &st) == -1)
+		return 0; /* store_open() says what is missing */
+	if (S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+		mc_err_set(e, MC_ST_REJECTED, 0, "ledger %s: mode %03o lets "
+		    "group or others at the CA's records (chmod 600 it)", path,
+		    (unsigned)(st.st_mode & 0777));
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -56,6 +125,15 @@ cli_ca_open(const char *cmd, const struct cli_global *g, const char *kek,
 
 	*db = NULL;
 	fresh = access(cli_ca_db_path(g), F_OK) == -1 && errno == ENOENT;
+	if ((create && fresh && g->db == NULL &&
+	    make_parent_dirs(cli_ca_db_path(g), &e) == -1) ||
+	    check_db_mode(cli_ca_db_path(g), &e) == -1)
+		return cli_ca_fail(cmd, &e);
+	if (!create && fresh) {
+		cli_warnx("%s: ledger %s: no such file; run meshca init first "
+		    "(or give --db or $MESHCA_DB)", cmd, cli_ca_db_path(g));
+		return CLI_EXIT_USAGE;
+	}
 	if (store_open(cli_ca_db_path(g), create ? STORE_CREATE : 0, db,
 	    &e) == -1)
 		return cli_ca_fail(cmd, &e);
@@ -120,6 +198,30 @@ cli_parse_duration(const char *s, int64_t *out)
 }
 
 int
+cli_check_target(const char *dir, const char *name, struct mc_err *e)
+{
+	char path[4096];
+	struct stat st;
+
+	if (dir != NULL)
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+	else
+		snprintf(path, sizeof(path), "%s", name);
+	/*
+	 * A symlink planted where a key or chain goes would only be replaced
+	 * by our rename, but its presence means someone expects the key to
+	 * land elsewhere: refuse, and say so.
+	 */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		mc_err_set(e, MC_ST_REJECTED, 0, "%s: %s; refusing to write "
+		    "through it", path, S_ISLNK(st.st_mode) ?
+		    "a symbolic link" : "not a regular file");
+		return -1;
+	}
+	return 0;
+}
+
+int
 cli_write_file(const char *dir, const char *name, const void *p, size_t len,
     mode_t mode, struct mc_err *e)
 {
@@ -133,8 +235,13 @@ cli_write_file(const char *dir, const char *name, const void *p, size_t len,
 		snprintf(path, sizeof(path), "%s/%s", dir, name);
 	else
 		snprintf(path, sizeof(path), "%s", name);
+	if (cli_check_target(dir, name, e) == -1)
+		return -1;
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	/* O_EXCL|O_NOFOLLOW: never open a name someone else made. The
+	 * mode is set with fchmod() below too, whatever the umask. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    mode);
 	if (fd == -1) {
 		mc_err_set(e, MC_ST_IO, 0, "%s: %s", path, strerror(errno));
 		return -1;

@@ -12,15 +12,23 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "ca/kek.h"
 #include "cli/cli.h"
 #include "common/err.h"
 #include "store/db.h"
 
-/* The ledger when --db is not given. */
-#define CLI_DB_DEFAULT "meshca.db"
+/* The ledger of root when neither --db nor $MESHCA_DB is given; other
+ * users get $XDG_DATA_HOME (or ~/.local/share) + CLI_DB_USER. */
+#define CLI_DB_SYSTEM "/var/lib/meshca/meshca.db"
+#define CLI_DB_USER "/meshca/meshca.db"
 
-/* The ledger path of g (the default when --db was not given). */
+/*
+ * The ledger path: --db, else $MESHCA_DB, else CLI_DB_SYSTEM for root
+ * and the per-user path for others (meshca(1) FILES). Borrowed: a static
+ * buffer, valid for the life of the process.
+ */
 const char *cli_ca_db_path(const struct cli_global *g);
 
 /* The KEK path: kek if given, else the ledger path plus ".kek". */
@@ -44,12 +52,29 @@ int cli_ca_fail(const char *cmd, const struct mc_err *e);
 /* Parses "90", "90s", "15m", "24h", "90d", "10y" into seconds (> 0). */
 int cli_parse_duration(const char *s, int64_t *out);
 
+/* -1 (MC_ST_REJECTED) when dir/name (dir NULL: name) exists and is not
+ * a regular file, a symbolic link above all: nothing is written through
+ * one. */
+int cli_check_target(const char *dir, const char *name, struct mc_err *e);
+
 /* Writes len bytes to dir/name (dir NULL: name) with mode, replacing the
- * file atomically (temporary file, fsync, rename). */
+ * file atomically (temporary file, fsync, rename), after
+ * cli_check_target(). */
 int cli_write_file(const char *dir, const char *name, const void *p,
     size_t len, mode_t mode, struct mc_err *e);
 
 /* "cli:USER" for the audit log. */
 const char *cli_ca_actor(void);
+
+struct store_cert;
+
+/* Writes t as an RFC 3339 UTC time ("2026-01-02T03:04:05Z") to out. */
+void cli_fmt_time(int64_t t, char *out, size_t len);
+
+/*
+ * A ledger row as the JSON object of list and show (meshca(1) "JSON
+ * OUTPUT"); NULL when out of memory. The caller owns it (json_decref).
+ */
+json_t *cli_cert_json(const struct store_cert *c);
 
 #endif /* CLI_CA_UTIL_H */

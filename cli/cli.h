@@ -42,8 +42,8 @@ struct cli_cmd {
 int cli_cmd_id(int argc, char *argv[], const struct cli_global *g);
 int cli_cmd_verify(int argc, char *argv[], const struct cli_global *g);
 /* CA commands (cli/cmd_init.c, cmd_issue.c, cmd_sign.c, cmd_revoke.c,
- * cmd_crl.c, cmd_bundle.c, cmd_rotate_root.c; shared plumbing in
- * cli/ca_util.h). */
+ * cmd_crl.c, cmd_bundle.c, cmd_rotate_root.c, cmd_list.c, cmd_show.c;
+ * shared plumbing in cli/ca_util.h). */
 int cli_cmd_init(int argc, char *argv[], const struct cli_global *g);
 int cli_cmd_issue(int argc, char *argv[], const struct cli_global *g);
 int cli_cmd_sign(int argc, char *argv[], const struct cli_global *g);
@@ -51,6 +51,8 @@ int cli_cmd_revoke(int argc, char *argv[], const struct cli_global *g);
 int cli_cmd_crl(int argc, char *argv[], const struct cli_global *g);
 int cli_cmd_bundle(int argc, char *argv[], const struct cli_global *g);
 int cli_cmd_rotate_root(int argc, char *argv[], const struct cli_global *g);
+int cli_cmd_list(int argc, char *argv[], const struct cli_global *g);
+int cli_cmd_show(int argc, char *argv[], const struct cli_global *g);
 
 /* Prints "usage: meshca NAME SYNOPSIS" to stderr and returns
  * CLI_EXIT_USAGE, for a command's argument errors. */

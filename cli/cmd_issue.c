@@ -64,6 +64,22 @@ flush(struct issue_run *r, struct mc_err *e)
 	mc_buf_init(&cc, 1 << 20);
 	if (r->n == 0)
 		return 0;
+	/* Refuse a planted symlink before anything is recorded, so the
+	 * ledger never lists a certificate nobody received. */
+	for (i = 0; i < r->n; i++) {
+		if (r->batch)
+			snprintf(dir, sizeof(dir), "%s/%s", r->out_dir,
+			    r->dirs[i]);
+		else
+			snprintf(dir, sizeof(dir), "%s", r->out_dir);
+		/* The batch's subdirectories are ours to name; --out-dir
+		 * itself is the operator's choice, link or not. */
+		if ((r->batch && cli_check_target(NULL, dir, e) == -1) ||
+		    cli_check_target(dir, "key.pem", e) == -1 ||
+		    cli_check_target(dir, "cert-chain.pem", e) == -1 ||
+		    cli_check_target(dir, "root-cert.pem", e) == -1)
+			goto out;
+	}
 	if (ca_issue_record(r->db, r->is, r->v, r->n, true, cli_ca_actor(),
 	    (int64_t)time(NULL), e) == -1)
 		goto out;

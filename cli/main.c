@@ -39,6 +39,11 @@ static const struct cli_cmd cmds[] = {
 	    "issue an X.509-SVID for the key of a CSR" },
 	{ "revoke", cli_cmd_revoke, "[--reason reason] serial",
 	    "revoke a certificate by serial number" },
+	{ "list", cli_cmd_list, "[--status active | superseded | revoked] "
+	    "[--ns namespace] [--id spiffe-id] [--expiring-before time]",
+	    "list the certificates the ledger records" },
+	{ "show", cli_cmd_show, "[--pem] serial",
+	    "print every recorded field of one certificate" },
 	{ "crl", cli_cmd_crl, "[--validity duration] [--trust-domain td] "
 	    "[--kek path] [--out file]",
 	    "sign and print the certificate revocation lists" },

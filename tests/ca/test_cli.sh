@@ -4,12 +4,17 @@
 # (files and modes, openssl verify of the chain, batch, refusals), revoke,
 # crl (openssl crl -verify, openssl verify -crl_check), bundle (PEM and
 # SPIFFE JSON read back by meshca verify), sign (CSR policy), the three
-# stages of rotate-root, and a KEK others can read or the wrong KEK.
+# stages of rotate-root, list and show (filters, columns, --json), the
+# ledger's default path, each ledger failure named (missing, not a
+# database, corrupt, open to others, locked past the busy timeout, full
+# disk on a tmpfs when root may mount one), --out-dir refusing symlinks
+# and keeping key.pem 0600 under umask 000, and a KEK others can read or
+# the wrong KEK.
 set -u
 builddir=${top_builddir:-.}
 M="$builddir/cli/meshca"
 work=$(mktemp -d /tmp/mc-cli-ca-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'umount "$work/full" 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work" || exit 1
 passed=0
 failed=0
@@ -155,6 +160,176 @@ expect rotate-retire-forced 0 "$M" --db ca.db rotate-root --retire --force
 [ "$(grep -c 'BEGIN CERTIFICATE' b3.pem)" -eq 1 ] && ok bundle-one-root ||
     ko bundle-one-root "$(grep -c 'BEGIN CERTIFICATE' b3.pem)"
 expect rotate-two-stages 2 "$M" --db ca.db rotate-root --prepare --activate
+
+# list and show: filters, columns, JSON
+expect list 0 "$M" --db ca.db list
+head -1 stdout | grep -q '^SERIAL  *STATUS  *NOT BEFORE  *NOT AFTER  *SPIFFE ID$' &&
+    ok list-header || ko list-header "$(head -1 stdout)"
+grep -q "^$serial  revoked  " stdout && ok list-row || ko list-row "$(cat stdout)"
+expect list-revoked 0 "$M" --db ca.db list --status revoked
+[ "$(wc -l <stdout)" -eq 2 ] && grep -q "^$serial " stdout &&
+    ok list-revoked-only || ko list-revoked-only "$(cat stdout)"
+expect list-ns 0 "$M" --db ca.db --json list --ns kube-system
+expect list-id 0 "$M" --db ca.db --json list --status active \
+    --id spiffe://cluster.local/ns/default/sa/web
+cp stdout list-id.json
+expect list-expiring 0 "$M" --db ca.db --json list --expiring-before 2h
+cp stdout list-exp.json
+expect list-expiring-past 0 "$M" --db ca.db --json list \
+    --expiring-before 2001-01-01T00:00:00Z
+[ "$(cat stdout)" = "[]" ] && ok list-expiring-none || ko list-expiring-none "$(cat stdout)"
+expect list-bad-status 2 "$M" --db ca.db list --status gone
+expect list-bad-time 2 "$M" --db ca.db list --expiring-before tomorrow
+expect show 0 "$M" --db ca.db show "$serial"
+grep -q '^status:  *revoked$' stdout && grep -q '^reason:  *keyCompromise$' \
+    stdout && ok show-fields || ko show-fields "$(cat stdout)"
+expect show-pem 0 "$M" --db ca.db show --pem "$serial"
+sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' stdout >shown.pem
+cmp -s shown.pem victim/cert-chain.pem 2>/dev/null ||
+    head -n "$(wc -l <shown.pem)" victim/cert-chain.pem | cmp -s - shown.pem &&
+    ok show-pem-is-leaf || ko show-pem-is-leaf "$(cat stdout)"
+expect show-json 0 "$M" --db ca.db --json show --pem "$serial"
+cp stdout show.json
+expect show-unknown 1 "$M" --db ca.db show 0123456789abcdef0123456789abcdef
+expect show-bad 2 "$M" --db ca.db show 12
+if command -v python3 >/dev/null 2>&1; then
+	python3 -c 'import json, sys
+l = json.load(open("list-id.json"))
+assert len(l) == 1 and l[0]["status"] == "active", l
+assert set(l[0]) == {"serial", "spiffe_id", "namespace", "service_account",
+    "status", "not_before", "not_after", "issued_at", "authority",
+    "revoked_at", "reason"}, l[0]
+assert l[0]["namespace"] == "default" and l[0]["service_account"] == "web"
+assert l[0]["revoked_at"] is None and l[0]["reason"] is None
+e = json.load(open("list-exp.json"))
+assert [c["spiffe_id"] for c in e] == [
+    "spiffe://cluster.local/ns/default/sa/web"], e
+s = json.load(open("show.json"))
+assert s["serial"] == sys.argv[1] and s["status"] == "revoked", s
+assert s["reason"] == "keyCompromise" and isinstance(s["revoked_at"], int)
+assert s["key_type"] == "ec-p256" and s["dns"] == [] and s["subject"] == ""
+assert s["pem"].startswith("-----BEGIN CERTIFICATE-----")
+' "$serial" && ok list-show-json || ko list-show-json "json"
+fi
+
+# the ledger's path: --db, else $MESHCA_DB, else the per-user default
+MESHCA_DB=$work/ca.db "$M" list >stdout 2>err &&
+    grep -q "^$serial " stdout && ok db-from-env || ko db-from-env "$(cat err)"
+if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+	chmod 711 "$work"
+	mkdir -m 777 home
+	setpriv --reuid=65534 --regid=65534 --clear-groups env -u MESHCA_DB \
+	    -u XDG_DATA_HOME HOME="$work/home" "$M" init >stdout 2>err &&
+	    [ "$(mode home/.local/share/meshca)" = 700 ] &&
+	    [ "$(mode home/.local/share/meshca/meshca.db)" = 600 ] &&
+	    ok db-default-user || ko db-default-user "$(cat err)"
+	setpriv --reuid=65534 --regid=65534 --clear-groups env -u MESHCA_DB \
+	    HOME="$work/home" XDG_DATA_HOME="$work/home/xdg" "$M" list \
+	    >stdout 2>err
+	[ $? -eq 2 ] && grep -q "ledger $work/home/xdg/meshca/meshca.db: no such \
+file; run meshca init first" err && ok db-default-xdg || ko db-default-xdg \
+	    "$(cat err)"
+fi
+
+# ledger failures, each named, nothing half-written
+expect db-missing 2 "$M" --db nowhere.db list
+grep -q 'nowhere.db: no such file; run meshca init first' err &&
+    ok db-missing-msg || ko db-missing-msg "$(cat err)"
+[ ! -e nowhere.db ] && ok db-missing-not-made || ko db-missing-not-made "made"
+head -c 8192 /dev/urandom >junk.db && chmod 600 junk.db
+expect db-not-a-db 1 "$M" --db junk.db list
+grep -q 'junk.db: not a sqlite database' err && ok db-not-a-db-msg ||
+    ko db-not-a-db-msg "$(cat err)"
+cp ca.db corrupt.db && chmod 600 corrupt.db
+sqlite3 corrupt.db 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null 2>&1
+# clobber pages past the header: the schema and rows, not the magic
+sz=$(stat -c %s corrupt.db)
+dd if=/dev/urandom of=corrupt.db bs=1024 seek=5 count=$(( sz / 1024 - 6 )) \
+    conv=notrunc 2>/dev/null
+"$M" --db corrupt.db list >stdout 2>err
+rc=$?
+[ $rc -ne 0 ] && [ $rc -ne 3 ] && grep -q 'corrupt\|malformed\|not a sqlite' err &&
+    ok db-corrupt || ko db-corrupt "exit $rc: $(cat err)"
+chmod 640 ca.db
+expect db-too-open 1 "$M" --db ca.db list
+grep -q 'ca.db: mode 640 lets group or others' err && ok db-too-open-msg ||
+    ko db-too-open-msg "$(cat err)"
+chmod 600 ca.db
+# locked: another process holds the write lock past the busy timeout
+before=$("$M" --db ca.db --json list | tr -cd '{' | wc -c)
+( printf 'BEGIN IMMEDIATE;\n'; sleep 8; printf 'COMMIT;\n' ) |
+    sqlite3 ca.db >/dev/null 2>&1 &
+lockpid=$!
+sleep 1
+t0=$(date +%s)
+expect db-locked 2 "$M" --db ca.db issue --ns l --sa k --out-dir locked
+grep -q 'ca.db: .*database is locked by another process' err &&
+    ok db-locked-msg || ko db-locked-msg "$(cat err)"
+[ $(( $(date +%s) - t0 )) -ge 4 ] && ok db-locked-waited ||
+    ko db-locked-waited "gave up at once"
+[ ! -e locked/key.pem ] && ok db-locked-no-files || ko db-locked-no-files "written"
+wait "$lockpid"
+after=$("$M" --db ca.db --json list | tr -cd '{' | wc -c)
+[ "$before" -eq "$after" ] && ok db-locked-nothing-recorded ||
+    ko db-locked-nothing-recorded "$before -> $after"
+# full disk: a 256 KiB tmpfs (root only; skipped where mount is refused)
+mkdir full
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=256k,mode=700 meshca-full \
+    full 2>/dev/null; then
+	expect full-init 0 "$M" --db full/ca.db init
+	# fill it up but for 48 KiB: the ledger opens, the batch cannot fit
+	dd if=/dev/zero of=full/pad bs=1k count=48 2>/dev/null
+	dd if=/dev/zero of=full/fill bs=1k count=400 2>/dev/null
+	rm -f full/pad
+	printf 'default/a%d\n' $(seq 1 200) >full.batch
+	expect full-disk 2 "$M" --db full/ca.db issue --batch full.batch \
+	    --out-dir fullout
+	grep -q 'full/ca.db: .*disk full, nothing was written' err &&
+	    ok full-disk-msg || ko full-disk-msg "$(cat err)"
+	[ ! -e fullout/default.a1/key.pem ] && ok full-disk-no-files ||
+	    ko full-disk-no-files "written"
+	# no room at all: even opening (the WAL) fails, and says why
+	dd if=/dev/zero of=full/more bs=1k count=400 2>/dev/null
+	expect full-disk-open 2 "$M" --db full/ca.db issue --ns f --sa d \
+	    --out-dir fullout2
+	grep -q 'full/ca.db: .*disk full' err && ok full-disk-open-msg ||
+	    ko full-disk-open-msg "$(cat err)"
+	rm -f full/fill full/more
+	expect full-disk-list 0 "$M" --db full/ca.db --json list
+	[ "$(cat stdout)" = "[]" ] && ok full-disk-nothing-recorded ||
+	    ko full-disk-nothing-recorded "$(cat stdout)"
+	[ "$(sqlite3 full/ca.db 'PRAGMA integrity_check')" = ok ] &&
+	    ok full-disk-integrity || ko full-disk-integrity "integrity_check"
+	umount full
+else
+	echo "[  SKIPPED ] full-disk: cannot mount a tmpfs here"
+fi
+
+# --out-dir: no writing through links, key 0600 under any umask
+"$M" --db ca.db --json list >before.json
+for f in key.pem cert-chain.pem root-cert.pem; do
+	mkdir -p "link-$f"
+	ln -s "$work/stolen" "link-$f/$f"
+	expect "out-dir-symlink-$f" 1 "$M" --db ca.db issue --ns s --sa l \
+	    --out-dir "link-$f"
+	grep -q "link-$f/$f: a symbolic link; refusing to write through it" \
+	    err && ok "out-dir-symlink-$f-msg" || ko "out-dir-symlink-$f-msg" \
+	    "$(cat err)"
+done
+[ ! -e stolen ] && ok out-dir-symlink-nothing-written ||
+    ko out-dir-symlink-nothing-written "stolen exists"
+"$M" --db ca.db --json list >after.json
+cmp -s before.json after.json && ok out-dir-symlink-not-recorded ||
+    ko out-dir-symlink-not-recorded "ledger changed"
+mkdir -p blink && ln -s "$work/stolen" blink/default.api
+expect batch-symlink-dir 1 "$M" --db ca.db issue --batch batch --out-dir blink
+(umask 000 && "$M" --db ca.db issue --ns u --sa m --out-dir umask0 \
+    >/dev/null 2>&1)
+[ "$(mode umask0/key.pem)" = 600 ] && ok key-mode-umask0 ||
+    ko key-mode-umask0 "$(mode umask0/key.pem)"
+(umask 000 && "$M" --db u0.db init >/dev/null 2>&1)
+[ "$(mode u0.db)" = 600 ] && [ "$(mode u0.db.kek)" = 600 ] &&
+    ok init-modes-umask0 || ko init-modes-umask0 "$(mode u0.db) $(mode u0.db.kek)"
 
 chmod 644 ca.db.kek
 expect kek-too-open 1 "$M" --db ca.db crl
