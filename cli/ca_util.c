@@ -270,6 +270,25 @@ fail:
 	return -1;
 }
 
+int
+cli_print_json(const char *cmd, json_t *o)
+{
+	char *s = NULL;
+	int rc = CLI_EXIT_INTERNAL;
+
+	/* jansson allocates with malloc(); its string goes back to free(). */
+	if (o == NULL || (s = json_dumps(o, JSON_PRESERVE_ORDER)) == NULL) {
+		cli_warnx("%s: cannot build JSON output", cmd);
+		goto out;
+	}
+	printf("%s\n", s);
+	rc = CLI_EXIT_OK;
+out:
+	free(s);
+	json_decref(o);
+	return rc;
+}
+
 const char *
 cli_ca_actor(void)
 {

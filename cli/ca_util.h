@@ -77,4 +77,11 @@ void cli_fmt_time(int64_t t, char *out, size_t len);
  */
 json_t *cli_cert_json(const struct store_cert *c);
 
+/*
+ * Prints o on stdout as one line of JSON and drops the reference (o may
+ * be NULL: a failed json_pack()). Returns CLI_EXIT_OK, or
+ * CLI_EXIT_INTERNAL after a message naming cmd.
+ */
+int cli_print_json(const char *cmd, json_t *o);
+
 #endif /* CLI_CA_UTIL_H */

@@ -17,6 +17,20 @@
 #include "common/alloc.h"
 #include "common/status.h"
 
+static int
+count_roots(const struct mc_buf *pem)
+{
+	const char *p = pem->data, *end = pem->data + pem->len;
+	const char *tag = "-----BEGIN CERTIFICATE-----";
+	size_t tl = strlen(tag);
+	int n = 0;
+
+	for (; p + tl <= end; p++)
+		if (memcmp(p, tag, tl) == 0)
+			n++;
+	return n;
+}
+
 int
 cli_cmd_bundle(int argc, char *argv[], const struct cli_global *g)
 {
@@ -68,6 +82,13 @@ cli_cmd_bundle(int argc, char *argv[], const struct cli_global *g)
 		cli_warnx("bundle: trust domain %s has no authority in %s", td,
 		    cli_ca_db_path(g));
 		rc = CLI_EXIT_REJECTED;
+		goto out;
+	}
+	if (!spiffe && g->json) {
+		/* The SPIFFE form is JSON already; the PEM form is wrapped. */
+		rc = cli_print_json("bundle", json_pack("{s:s, s:i, s:s%}",
+		    "trust_domain", td, "roots", count_roots(&pem), "pem",
+		    pem.data, pem.len));
 		goto out;
 	}
 	if (!spiffe) {

@@ -35,6 +35,7 @@ cli_cmd_crl(int argc, char *argv[], const struct cli_global *g)
 	struct mc_buf pem;
 	struct mc_err e = { 0 };
 	size_t n = 0, i, ncrl = 0;
+	json_t *ids = NULL;
 	int ch, rc;
 
 	memset(&k, 0, sizeof(k));
@@ -69,6 +70,10 @@ cli_cmd_crl(int argc, char *argv[], const struct cli_global *g)
 	}
 	if ((rc = cli_ca_open("crl", g, kek, false, &db, &k)) != CLI_EXIT_OK)
 		return rc;
+	if ((ids = json_array()) == NULL) {
+		mc_err_set(&e, MC_ST_NOMEM, 0, "out of memory");
+		goto fail;
+	}
 	if (store_authority_list(db, td, &v, &n, &e) == -1)
 		goto fail;
 	for (i = 0; i < n; i++) {
@@ -79,6 +84,10 @@ cli_cmd_crl(int argc, char *argv[], const struct cli_global *g)
 		    ca_crl_issue(db, a, now, validity, cli_ca_actor(), &pem,
 		    &e) == -1)
 			goto fail;
+		if (json_array_append_new(ids, json_integer(v[i].id)) == -1) {
+			mc_err_set(&e, MC_ST_NOMEM, 0, "out of memory");
+			goto fail;
+		}
 		ca_authority_free(a);
 		a = NULL;
 		ncrl++;
@@ -88,17 +97,26 @@ cli_cmd_crl(int argc, char *argv[], const struct cli_global *g)
 		    "active authority in %s", td, cli_ca_db_path(g));
 		goto fail;
 	}
-	if (out != NULL) {
-		if (cli_write_file(NULL, out, pem.data, pem.len, 0644, &e) ==
-		    -1)
-			goto fail;
-	} else
+	if (out != NULL &&
+	    cli_write_file(NULL, out, pem.data, pem.len, 0644, &e) == -1)
+		goto fail;
+	if (g->json) {
+		/* "pem" only when it went nowhere else. */
+		rc = cli_print_json("crl", out != NULL ?
+		    json_pack("{s:s, s:O, s:s, s:n}", "trust_domain", td,
+		    "authorities", ids, "out", out, "pem") :
+		    json_pack("{s:s, s:O, s:n, s:s%}", "trust_domain", td,
+		    "authorities", ids, "out", "pem", pem.data, pem.len));
+		goto done;
+	}
+	if (out == NULL)
 		fwrite(pem.data, 1, pem.len, stdout);
 	rc = CLI_EXIT_OK;
 	goto done;
 fail:
 	rc = cli_ca_fail("crl", &e);
 done:
+	json_decref(ids);
 	mc_buf_free(&pem);
 	store_authority_list_free(v, n);
 	ca_authority_free(a);

@@ -43,6 +43,7 @@ cli_cmd_rotate_root(int argc, char *argv[], const struct cli_global *g)
 	struct mc_err e = { 0 };
 	bool force = false;
 	size_t n = 0, i, retired = 0;
+	json_t *ids = NULL;
 	int ch, rc, stage = 0, nstages = 0;
 
 	memset(&k, 0, sizeof(k));
@@ -90,11 +91,21 @@ cli_cmd_rotate_root(int argc, char *argv[], const struct cli_global *g)
 	if ((rc = cli_ca_open("rotate-root", g, kek, false, &db,
 	    stage == 'p' ? &k : NULL)) != CLI_EXIT_OK)
 		return rc;
+	if ((ids = json_array()) == NULL) {
+		mc_err_set(&e, MC_ST_NOMEM, 0, "out of memory");
+		goto fail;
+	}
 	switch (stage) {
 	case 'p':
 		if (ca_rotate_prepare(db, &k, td, kt, lifetime, now,
 		    cli_ca_actor(), &id, &e) == -1)
 			goto fail;
+		if (g->json) {
+			rc = cli_print_json("rotate-root", json_pack(
+			    "{s:s, s:s, s:I}", "stage", "prepare",
+			    "trust_domain", td, "authority", (json_int_t)id));
+			goto out;
+		}
 		printf("authority %lld prepared: its root is in the bundle; "
 		    "activate it once every verifier has the bundle\n",
 		    (long long)id);
@@ -102,6 +113,12 @@ cli_cmd_rotate_root(int argc, char *argv[], const struct cli_global *g)
 	case 'a':
 		if (ca_rotate_activate(db, td, now, cli_ca_actor(), &e) == -1)
 			goto fail;
+		if (g->json) {
+			rc = cli_print_json("rotate-root", json_pack(
+			    "{s:s, s:s}", "stage", "activate", "trust_domain",
+			    td));
+			goto out;
+		}
 		printf("signing switched to the prepared authority; the old "
 		    "root stays in the bundle until retired\n");
 		break;
@@ -114,8 +131,14 @@ cli_cmd_rotate_root(int argc, char *argv[], const struct cli_global *g)
 			if (ca_rotate_retire(db, v[i].id, now, force,
 			    cli_ca_actor(), &e) == -1)
 				goto fail;
-			printf("authority %lld retired: its root left the "
-			    "bundle\n", (long long)v[i].id);
+			if (!g->json)
+				printf("authority %lld retired: its root left "
+				    "the bundle\n", (long long)v[i].id);
+			else if (json_array_append_new(ids,
+			    json_integer(v[i].id)) == -1) {
+				mc_err_set(&e, MC_ST_NOMEM, 0, "out of memory");
+				goto fail;
+			}
 			retired++;
 		}
 		if (retired == 0) {
@@ -124,6 +147,12 @@ cli_cmd_rotate_root(int argc, char *argv[], const struct cli_global *g)
 			    "first)", td);
 			goto fail;
 		}
+		if (g->json) {
+			rc = cli_print_json("rotate-root", json_pack(
+			    "{s:s, s:s, s:O}", "stage", "retire",
+			    "trust_domain", td, "retired", ids));
+			goto out;
+		}
 		break;
 	}
 	rc = CLI_EXIT_OK;
@@ -131,6 +160,7 @@ cli_cmd_rotate_root(int argc, char *argv[], const struct cli_global *g)
 fail:
 	rc = cli_ca_fail("rotate-root", &e);
 out:
+	json_decref(ids);
 	store_authority_list_free(v, n);
 	ca_kek_clear(&k);
 	store_close(db);

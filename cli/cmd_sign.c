@@ -44,6 +44,7 @@ cli_cmd_sign(int argc, char *argv[], const struct cli_global *g)
 	struct ca_kek k;
 	struct mc_buf csr, chain;
 	struct mc_err e = { 0 };
+	json_t *o;
 	int ch, rc;
 
 	memset(&k, 0, sizeof(k));
@@ -117,14 +118,25 @@ cli_cmd_sign(int argc, char *argv[], const struct cli_global *g)
 	if (v.clamped)
 		cli_warnx("sign: %s: notAfter clamped to the authority's own "
 		    "notAfter", v.spiffe_id);
-	if (out != NULL) {
-		if (cli_write_file(NULL, out, chain.data, chain.len, 0644,
-		    &e) == -1) {
-			rc = cli_ca_fail("sign", &e);
-			goto out;
-		}
+	if (out != NULL && cli_write_file(NULL, out, chain.data, chain.len,
+	    0644, &e) == -1) {
+		rc = cli_ca_fail("sign", &e);
+		goto out;
+	}
+	if (g->json) {
+		/* "chain" only when it went nowhere else. */
+		o = json_pack("{s:s, s:s, s:I, s:I, s:b, s:s?, s:o}",
+		    "serial", v.serial, "spiffe_id", v.spiffe_id, "not_before",
+		    (json_int_t)v.not_before, "not_after",
+		    (json_int_t)v.not_after, "clamped", (int)v.clamped, "out",
+		    out, "chain", out != NULL ? json_null() :
+		    json_stringn(chain.data, chain.len));
+		rc = cli_print_json("sign", o);
+		goto out;
+	}
+	if (out != NULL)
 		printf("%s %s %s\n", v.serial, v.spiffe_id, out);
-	} else
+	else
 		fwrite(chain.data, 1, chain.len, stdout);
 	rc = CLI_EXIT_OK;
 out:

@@ -161,6 +161,54 @@ expect rotate-retire-forced 0 "$M" --db ca.db rotate-root --retire --force
     ko bundle-one-root "$(grep -c 'BEGIN CERTIFICATE' b3.pem)"
 expect rotate-two-stages 2 "$M" --db ca.db rotate-root --prepare --activate
 
+# --json of the other commands: one object per line, fields as meshca(1)
+if command -v python3 >/dev/null 2>&1; then
+	"$M" --db j.db --json init >init.json 2>err &&
+	"$M" --db j.db --json bundle >bundle.json 2>>err &&
+	"$M" --db j.db --json crl >crl.json 2>>err &&
+	"$M" --db j.db --json crl --out j.crl >crlout.json 2>>err &&
+	"$M" --db j.db --json sign --ns j --sa s good.csr >sign.json 2>>err &&
+	"$M" --db j.db --json sign --ns j --sa s --out j.pem good.csr \
+	    >signout.json 2>>err &&
+	"$M" --db j.db --json revoke "$(python3 -c 'import json
+print(json.load(open("sign.json"))["serial"])')" >revoke.json 2>>err &&
+	"$M" --db j.db --json rotate-root --prepare >prep.json 2>>err &&
+	"$M" --db j.db --json rotate-root --activate >act.json 2>>err &&
+	"$M" --db j.db --json rotate-root --retire --force >ret.json 2>>err &&
+	python3 -c 'import json
+def one(f):
+    lines = open(f).read().splitlines()
+    assert len(lines) == 1, (f, lines)
+    return json.loads(lines[0])
+i = one("init.json")
+assert i == {"authority": 1, "trust_domain": "cluster.local",
+    "imported": False, "not_after": i["not_after"]}, i
+b = one("bundle.json")
+assert b["trust_domain"] == "cluster.local" and b["roots"] == 1
+assert b["pem"].startswith("-----BEGIN CERTIFICATE-----")
+c = one("crl.json")
+assert c["authorities"] == [1] and c["out"] is None
+assert c["pem"].startswith("-----BEGIN X509 CRL-----"), c
+c = one("crlout.json")
+assert c["out"] == "j.crl" and c["pem"] is None, c
+s = one("sign.json")
+assert set(s) == {"serial", "spiffe_id", "not_before", "not_after",
+    "clamped", "out", "chain"}, s
+assert s["spiffe_id"] == "spiffe://cluster.local/ns/j/sa/s"
+assert s["chain"].count("BEGIN CERTIFICATE") == 1 and s["out"] is None
+s2 = one("signout.json")
+assert s2["out"] == "j.pem" and s2["chain"] is None, s2
+r = one("revoke.json")
+assert r == {"serial": s["serial"], "reason": "unspecified"}, r
+assert one("prep.json") == {"stage": "prepare",
+    "trust_domain": "cluster.local", "authority": 2}
+assert one("act.json") == {"stage": "activate",
+    "trust_domain": "cluster.local"}
+assert one("ret.json") == {"stage": "retire",
+    "trust_domain": "cluster.local", "retired": [1]}
+' && ok json-outputs || ko json-outputs "$(cat err)"
+fi
+
 # list and show: filters, columns, JSON
 expect list 0 "$M" --db ca.db list
 head -1 stdout | grep -q '^SERIAL  *STATUS  *NOT BEFORE  *NOT AFTER  *SPIFFE ID$' &&
