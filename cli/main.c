@@ -37,8 +37,8 @@ static const struct cli_cmd cmds[] = {
 	    "account] [--ttl duration] [--dns name] ... [--trust-domain td] "
 	    "[--kek path] [--out file] csr",
 	    "issue an X.509-SVID for the key of a CSR" },
-	{ "revoke", cli_cmd_revoke, "[--reason reason] serial",
-	    "revoke a certificate by serial number" },
+	{ "revoke", cli_cmd_revoke, "[--reason reason] serial | --id spiffe-id",
+	    "revoke a certificate, or every live one of an identity" },
 	{ "list", cli_cmd_list, "[--status active | superseded | revoked] "
 	    "[--ns namespace] [--id spiffe-id] [--expiring-before time]",
 	    "list the certificates the ledger records" },

@@ -96,6 +96,20 @@ expect revoke-again 1 "$M" --db ca.db revoke "$serial"
 expect revoke-unknown 1 "$M" --db ca.db revoke 0123456789abcdef0123456789abcdef
 expect revoke-not-hex 2 "$M" --db ca.db revoke xyz
 expect revoke-bad-reason 2 "$M" --db ca.db revoke --reason bogus "$serial"
+# by ID: every live certificate of it, in one go
+for i in 1 2; do "$M" --db ca.db issue --ns a --sa twice --out-dir "tw$i" \
+    >/dev/null 2>&1; done
+expect revoke-id 0 "$M" --db ca.db --json revoke --reason cessationOfOperation \
+    --id spiffe://cluster.local/ns/a/sa/twice
+[ "$(tr -cd , <stdout | wc -c)" -eq 3 ] && grep -q '"reason": "cessationOfOperation"' \
+    stdout && ok revoke-id-both || ko revoke-id-both "$(cat stdout)"
+expect revoke-id-again 1 "$M" --db ca.db revoke \
+    --id spiffe://cluster.local/ns/a/sa/twice
+grep -q 'no unexpired, unrevoked certificate' err && ok revoke-id-again-msg ||
+    ko revoke-id-again-msg "$(cat err)"
+expect revoke-id-bad 2 "$M" --db ca.db revoke --id spiffe://x/../y
+expect revoke-id-and-serial 2 "$M" --db ca.db revoke --id \
+    spiffe://cluster.local/ns/a/sa/twice "$serial"
 
 expect crl 0 "$M" --db ca.db crl --out crl.pem
 openssl crl -in crl.pem -CAfile out/root-cert.pem -verify -noout 2>&1 |
@@ -215,7 +229,8 @@ head -1 stdout | grep -q '^SERIAL  *STATUS  *NOT BEFORE  *NOT AFTER  *SPIFFE ID$
     ok list-header || ko list-header "$(head -1 stdout)"
 grep -q "^$serial  revoked  " stdout && ok list-row || ko list-row "$(cat stdout)"
 expect list-revoked 0 "$M" --db ca.db list --status revoked
-[ "$(wc -l <stdout)" -eq 2 ] && grep -q "^$serial " stdout &&
+[ "$(wc -l <stdout)" -eq 4 ] && grep -q "^$serial " stdout &&
+    [ "$(grep -c '^[0-9a-f]*  revoked  ' stdout)" -eq 3 ] &&
     ok list-revoked-only || ko list-revoked-only "$(cat stdout)"
 expect list-ns 0 "$M" --db ca.db --json list --ns kube-system
 expect list-id 0 "$M" --db ca.db --json list --status active \
