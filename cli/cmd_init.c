@@ -36,6 +36,7 @@ cli_cmd_init(int argc, char *argv[], const struct cli_global *g)
 	struct ca_kek k;
 	struct mc_err e = { 0 };
 	size_t n = 0, i;
+	char until[32];
 	int ch, rc;
 
 	memset(&k, 0, sizeof(k));
@@ -100,10 +101,12 @@ cli_cmd_init(int argc, char *argv[], const struct cli_global *g)
 		    "\"imported\":%s,\"not_after\":%lld}\n", (long long)a->id,
 		    td, import != NULL ? "true" : "false",
 		    (long long)a->not_after);
-	else
-		printf("authority %lld: trust domain %s, %s, valid until %lld "
-		    "(Unix time)\n", (long long)a->id, td, import != NULL ?
-		    "imported intermediate" : "new root", (long long)a->not_after);
+	else {
+		cli_fmt_time(a->not_after, until, sizeof(until));
+		printf("authority %lld: trust domain %s, %s, valid until %s\n",
+		    (long long)a->id, td, import != NULL ?
+		    "imported intermediate" : "new root", until);
+	}
 	rc = CLI_EXIT_OK;
 out:
 	store_authority_list_free(v, n);
