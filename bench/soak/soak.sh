@@ -17,7 +17,8 @@
 #   SOAK_SEED      the driver's random seed (printed at start)
 #   SOAK_KILL      random (default): SIGKILL the leader at any moment;
 #                  quiet: only once settled, and the churn resumes when a
-#                  leader is back (--quick's default)
+#                  leader is back (--quick's default); none: never
+#                  (RSS and fds of two processes over the whole run)
 #   SOAK_LEASE_FAULTS  1 (default): faults also hit the Lease and every
 #                  path; 0: never (--quick's default)
 #   SOAK_LEASE     meshcad --lease-duration,--renew-deadline (3s,2s;
