@@ -2,7 +2,8 @@
  * cmd_bundle.c: "meshca bundle" prints the trust bundle of a trust
  * domain: the roots of every authority that is prepared, active or
  * retiring (so a staged rotation is trusted before it signs, and after),
- * as PEM, or with --spiffe as a SPIFFE bundle JSON document written by
+ * as PEM, or with --format spiffe (or --spiffe) as a SPIFFE bundle JSON
+ * document written by
  * libmeshca-verify. Reads only the ledger; no key is opened.
  */
 #include <getopt.h>
@@ -36,6 +37,7 @@ cli_cmd_bundle(int argc, char *argv[], const struct cli_global *g)
 {
 	static const struct option longopts[] = {
 		{ "spiffe", no_argument, NULL, 's' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "trust-domain", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -57,6 +59,17 @@ cli_cmd_bundle(int argc, char *argv[], const struct cli_global *g)
 		switch (ch) {
 		case 's':
 			spiffe = true;
+			break;
+		case 'f':
+			if (strcmp(optarg, "pem") == 0)
+				spiffe = false;
+			else if (strcmp(optarg, "spiffe") == 0)
+				spiffe = true;
+			else {
+				cli_warnx("bundle: --format %.80s: expected pem "
+				    "or spiffe", optarg);
+				return cli_usage_cmd("bundle");
+			}
 			break;
 		case 'T':
 			td = optarg;

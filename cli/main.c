@@ -47,7 +47,7 @@ static const struct cli_cmd cmds[] = {
 	{ "crl", cli_cmd_crl, "[--validity duration] [--trust-domain td] "
 	    "[--kek path] [--out file]",
 	    "sign and print the certificate revocation lists" },
-	{ "bundle", cli_cmd_bundle, "[--spiffe] [--trust-domain td]",
+	{ "bundle", cli_cmd_bundle, "[--format pem | spiffe] [--trust-domain td]",
 	    "print the trust bundle" },
 	{ "rotate-root", cli_cmd_rotate_root, "--prepare | --activate | "
 	    "--retire [--force] [--key-type type] [--lifetime duration] "

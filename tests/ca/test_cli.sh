@@ -125,6 +125,12 @@ cmp -s stdout out/root-cert.pem && ok bundle-is-root-cert ||
     ko bundle-is-root-cert "bundle differs from root-cert.pem"
 expect bundle-spiffe 0 "$M" --db ca.db bundle --spiffe
 cp stdout bundle.json
+expect bundle-format-spiffe 0 "$M" --db ca.db bundle --format spiffe
+cmp -s stdout bundle.json && ok bundle-format-same || ko bundle-format-same "differs"
+expect bundle-format-pem 0 "$M" --db ca.db bundle --format pem
+cmp -s stdout out/root-cert.pem && ok bundle-format-pem-same ||
+    ko bundle-format-pem-same "differs"
+expect bundle-format-bad 2 "$M" --db ca.db bundle --format der
 expect verify-with-json-bundle 0 "$M" verify --bundle bundle.json \
     --trust-domain cluster.local out/cert-chain.pem
 
