@@ -131,6 +131,18 @@ store_migrate(struct sqlite3 *sq, const char *path, struct mc_err *e)
 	char sql[64];
 	int rc, version = 0, appid = 0, ntables = 0, v;
 
+	/*
+	 * An up-to-date ledger needs no write lock: reading its version
+	 * outside a write transaction lets readers (meshca list, show,
+	 * bundle) open it while another connection holds the write lock,
+	 * which WAL mode otherwise allows. Anything else takes the locked
+	 * path below, which reads everything again.
+	 */
+	if (pragma_int(sq, "PRAGMA user_version", &version) == SQLITE_OK &&
+	    pragma_int(sq, "PRAGMA application_id", &appid) == SQLITE_OK &&
+	    version == STORE_SCHEMA_VERSION && appid == STORE_APPLICATION_ID)
+		return 0;
+	version = appid = 0;
 	if ((rc = sqlite3_exec(sq, "BEGIN IMMEDIATE", NULL, NULL, NULL)) !=
 	    SQLITE_OK) {
 		migrate_error(sq, rc, path, "begin migration", e);
