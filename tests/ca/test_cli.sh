@@ -326,7 +326,7 @@ grep -q 'ca.db: mode 640 lets group or others' err && ok db-too-open-msg ||
 chmod 600 ca.db
 # locked: another process holds the write lock past the busy timeout
 before=$("$M" --db ca.db --json list | tr -cd '{' | wc -c)
-( printf 'BEGIN IMMEDIATE;\n'; sleep 8; printf 'COMMIT;\n' ) |
+( printf 'BEGIN IMMEDIATE;\n'; sleep 9; printf 'COMMIT;\n' ) |
     sqlite3 ca.db >/dev/null 2>&1 &
 lockpid=$!
 sleep 1
@@ -337,6 +337,11 @@ grep -q 'ca.db: .*database is locked by another process' err &&
 [ $(( $(date +%s) - t0 )) -ge 4 ] && ok db-locked-waited ||
     ko db-locked-waited "gave up at once"
 [ ! -e locked/key.pem ] && ok db-locked-no-files || ko db-locked-no-files "written"
+# readers need no write lock (WAL): list answers at once meanwhile
+t0=$(date +%s)
+expect db-locked-list 0 "$M" --db ca.db list
+[ $(( $(date +%s) - t0 )) -le 2 ] && ok db-locked-list-at-once ||
+    ko db-locked-list-at-once "waited for the lock"
 wait "$lockpid"
 after=$("$M" --db ca.db --json list | tr -cd '{' | wc -c)
 [ "$before" -eq "$after" ] && ok db-locked-nothing-recorded ||
