@@ -197,11 +197,10 @@ help_all(void)
 
 	usage_all(stdout);
 	printf("\nglobal options:\n"
-	       "  --db path    the CA database (CA commands; default "
+	       "  --db path    the CA database (CA commands); default "
 	       "$MESHCA_DB, else\n"
-	       "               /var/lib/meshca/meshca.db for root, "
-	       "~/.local/share/meshca/meshca.db\n"
-	       "               for others)\n"
+	       "               /var/lib/meshca/meshca.db for root and\n"
+	       "               ~/.local/share/meshca/meshca.db for others\n"
 	       "  --json       machine-readable output on stdout\n"
 	       "\ncommands:\n");
 	for (i = 0; i < NCMDS; i++)
