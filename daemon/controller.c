@@ -60,7 +60,9 @@
 #include "store/db.h"
 
 #define CTL_TICK_MS 250		/* scheduler scan period */
-#define CTL_MAX_INFLIGHT 64	/* concurrent writes */
+#define CTL_MAX_INFLIGHT 16	/* concurrent writes: enough to hide the
+				   round trip, few enough that a Lease
+				   renewal never queues behind many */
 #define CTL_BATCH 512		/* keys taken per loop turn */
 #define CTL_SLICE_MS 40		/* and at most this long: the Lease renewal
 				   and the watches run on the same loop */
