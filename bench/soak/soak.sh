@@ -3,7 +3,8 @@
 # it does and which invariants it checks). Two replicas and the
 # Kubernetes API emulator on 127.0.0.1 in a scratch directory; every
 # process is killed on exit. Prints "# " notes, every violation, and one
-# summary line "SOAK seconds=... operations=... faults=... violations=...
+# summary line "SOAK seconds=... operations=... faults=... settles=...
+# settles_failed=... violations=...
 # max_convergence_s=... rss_kib=START/END fds=START/END"; exits 1 on any
 # violation.
 #
