@@ -1080,15 +1080,37 @@ daemon_config_dump(const struct daemon_config *c, FILE *fp)
 	char v[VALUE_TEXT_MAX];
 	const char *p;
 	size_t i;
+	bool quote;
 
+	/*
+	 * The dump must parse back: a value is quoted only when the bare
+	 * form would read differently ('#' starts a comment, a leading '"'
+	 * opens a quoted value, edge blanks are trimmed), so a bare value
+	 * from the file is written as bare as it came, and a quoted one no
+	 * longer than its source line (the quotes and escapes were there).
+	 * " = " is written as "=" when the line would otherwise pass
+	 * DAEMON_CONFIG_LINE_MAX, which the source line did not.
+	 */
 	for (i = 0; i < NOPTS; i++) {
+		const char *sep;
+		size_t vlen, n;
+
 		opt_format(c, &opts[i], v, sizeof(v));
-		if (strpbrk(v, "#\"\\") == NULL && v[0] != ' ' &&
-		    (v[0] == '\0' || v[strlen(v) - 1] != ' ')) {
-			fprintf(fp, "%s = %s\n", opts[i].name, v);
+		vlen = strlen(v);
+		quote = strchr(v, '#') != NULL || v[0] == '"' || v[0] == ' ' ||
+		    (vlen > 0 && v[vlen - 1] == ' ');
+		n = strlen(opts[i].name) + 3 + vlen;
+		if (quote) {
+			n += 2;
+			for (p = v; *p != '\0'; p++)
+				n += *p == '"' || *p == '\\';
+		}
+		sep = n > DAEMON_CONFIG_LINE_MAX ? "=" : " = ";
+		if (!quote) {
+			fprintf(fp, "%s%s%s\n", opts[i].name, sep, v);
 			continue;
 		}
-		fprintf(fp, "%s = \"", opts[i].name);
+		fprintf(fp, "%s%s\"", opts[i].name, sep);
 		for (p = v; *p != '\0'; p++)
 			fprintf(fp, "%s%c", *p == '"' || *p == '\\' ? "\\" : "",
 			    *p);
