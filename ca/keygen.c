@@ -225,6 +225,10 @@ ca_key_from_pkey(EVP_PKEY *pkey, struct ca_key *k, struct mc_err *e)
 	int bits;
 
 	memset(k, 0, sizeof(*k));
+	if (pkey == NULL) {
+		mc_err_set(e, MC_ST_USAGE, 0, "key: no key given");
+		return -1;
+	}
 	if (EVP_PKEY_is_a(pkey, "EC")) {
 		if (EVP_PKEY_get_utf8_string_param(pkey,
 		    OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),

@@ -124,7 +124,11 @@ ec_key_with_scalar(const char *group, int nid, unsigned long d)
 	unsigned char pub[133];
 	size_t publen;
 
-	BN_set_word(bn, d);
+	assert_non_null(pt);
+	assert_non_null(bn);
+	assert_non_null(bld);
+	assert_non_null(ctx);
+	assert_int_equal(BN_set_word(bn, d), 1);
 	assert_int_equal(EC_POINT_mul(grp, pt, bn, NULL, NULL, NULL), 1);
 	publen = EC_POINT_point2oct(grp, pt, POINT_CONVERSION_UNCOMPRESSED,
 	    pub, sizeof(pub), NULL);
