@@ -287,14 +287,18 @@ MESHCA_DB=$work/ca.db "$M" list >stdout 2>err &&
 if command -v setpriv >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 	chmod 711 "$work"
 	mkdir -m 777 home
+	# the build tree may sit where uid 65534 cannot reach (/root is
+	# 0700 on Debian): run a copy of the binary from $work
+	cp "$M" "$work/meshca-nobody" && chmod 755 "$work/meshca-nobody"
 	setpriv --reuid=65534 --regid=65534 --clear-groups env -u MESHCA_DB \
-	    -u XDG_DATA_HOME HOME="$work/home" "$M" init >stdout 2>err &&
+	    -u XDG_DATA_HOME HOME="$work/home" "$work/meshca-nobody" init \
+	    >stdout 2>err &&
 	    [ "$(mode home/.local/share/meshca)" = 700 ] &&
 	    [ "$(mode home/.local/share/meshca/meshca.db)" = 600 ] &&
 	    ok db-default-user || ko db-default-user "$(cat err)"
 	setpriv --reuid=65534 --regid=65534 --clear-groups env -u MESHCA_DB \
-	    HOME="$work/home" XDG_DATA_HOME="$work/home/xdg" "$M" list \
-	    >stdout 2>err
+	    HOME="$work/home" XDG_DATA_HOME="$work/home/xdg" \
+	    "$work/meshca-nobody" list >stdout 2>err
 	[ $? -eq 2 ] && grep -q "ledger $work/home/xdg/meshca/meshca.db: no such \
 file; run meshca init first" err && ok db-default-xdg || ko db-default-xdg \
 	    "$(cat err)"
