@@ -349,13 +349,42 @@ list_end(struct k8s_list *l, const struct k8s_response *r)
 	list_free(l);
 }
 
+int
+k8s_list_page_parse(json_t *body, bool first, const char *what,
+    struct k8s_list_page *pg, struct mc_err *e)
+{
+	json_t *items, *meta;
+
+	memset(pg, 0, sizeof(*pg));
+	if (!json_is_object(body)) {
+		mc_err_set(e, MC_ST_PARSE, 0,
+		    "list %s: the answer is not a JSON object", what);
+		return -1;
+	}
+	items = json_object_get(body, "items");
+	meta = json_object_get(body, "metadata");
+	if (!json_is_array(items) && !json_is_null(items) && items != NULL) {
+		mc_err_set(e, MC_ST_PARSE, 0, "list %s: \"items\" is not an array",
+		    what);
+		return -1;
+	}
+	pg->items = json_is_array(items) ? items : NULL;
+	pg->rv = json_string_value(json_object_get(meta, "resourceVersion"));
+	pg->cont = json_string_value(json_object_get(meta, "continue"));
+	if (first && pg->rv == NULL) {
+		mc_err_set(e, MC_ST_PARSE, 0,
+		    "list %s: no metadata.resourceVersion", what);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 list_page(const struct k8s_response *r, void *arg)
 {
 	struct k8s_list *l = arg;
 	struct k8s_response fail;
-	json_t *items, *meta;
-	const char *cont, *rv;
+	struct k8s_list_page pg;
 	int rc;
 
 	l->req = NULL;
@@ -384,39 +413,24 @@ list_page(const struct k8s_response *r, void *arg)
 	fail.http_code = r->http_code;
 	fail.attempts = r->attempts;
 	fail.outcome = K8S_E_BAD_RESPONSE;
-	if (!json_is_object(k8s_response_body(r))) {
-		mc_err_set(&fail.err, MC_ST_PARSE, 0,
-		    "list %s: the answer is not a JSON object", l->base.data);
+	if (k8s_list_page_parse(k8s_response_body(r), l->first, l->base.data,
+		&pg, &fail.err) == -1) {
 		list_end(l, &fail);
 		return;
 	}
-	items = json_object_get(k8s_response_body(r), "items");
-	meta = json_object_get(k8s_response_body(r), "metadata");
-	rv = json_string_value(json_object_get(meta, "resourceVersion"));
-	cont = json_string_value(json_object_get(meta, "continue"));
-	if (!json_is_array(items) && !json_is_null(items) && items != NULL) {
+	if (l->first && (l->rv = mc_strdup(pg.rv)) == NULL) {
+		/* as before the parser was split out: the outcome stays
+		 * K8S_E_BAD_RESPONSE */
 		mc_err_set(&fail.err, MC_ST_PARSE, 0,
-		    "list %s: \"items\" "
-		    "is not an array",
-		    l->base.data);
+		    "list %s: no metadata.resourceVersion", l->base.data);
 		list_end(l, &fail);
 		return;
-	}
-	if (l->first) {
-		if (rv == NULL || (l->rv = mc_strdup(rv)) == NULL) {
-			mc_err_set(&fail.err, MC_ST_PARSE, 0,
-			    "list %s: no "
-			    "metadata.resourceVersion",
-			    l->base.data);
-			list_end(l, &fail);
-			return;
-		}
 	}
 	l->pages++;
-	if (json_is_array(items)) {
+	if (pg.items != NULL) {
 		if (l->on_page != NULL) {
 			l->in_cb = true;
-			rc = l->on_page(items, l->rv, l->first, l->arg);
+			rc = l->on_page(pg.items, l->rv, l->first, l->arg);
 			l->in_cb = false;
 			if (l->cancelled) {
 				list_free(l);
@@ -429,7 +443,7 @@ list_page(const struct k8s_response *r, void *arg)
 				list_end(l, &fail);
 				return;
 			}
-		} else if (json_array_extend(l->items, items) == -1) {
+		} else if (json_array_extend(l->items, pg.items) == -1) {
 			fail.outcome = K8S_E_OTHER;
 			mc_err_set(&fail.err, MC_ST_NOMEM, 0, "out of memory");
 			list_end(l, &fail);
@@ -437,11 +451,11 @@ list_page(const struct k8s_response *r, void *arg)
 		}
 	}
 	l->first = false;
-	if (cont == NULL || *cont == '\0') {
+	if (pg.cont == NULL || *pg.cont == '\0') {
 		list_end(l, r);
 		return;
 	}
-	if (list_next(l, cont, &fail.err) == -1) {
+	if (list_next(l, pg.cont, &fail.err) == -1) {
 		fail.outcome = K8S_E_OTHER;
 		list_end(l, &fail);
 	}

@@ -110,6 +110,24 @@ typedef void (*k8s_list_fn)(const struct k8s_list_result *res, void *arg);
 
 struct k8s_list;
 
+/* One page of a List answer; the fields are borrowed from its body. */
+struct k8s_list_page {
+	json_t *items;	  /* the items array; NULL when absent or null */
+	const char *rv;	  /* metadata.resourceVersion; NULL when absent */
+	const char *cont; /* metadata.continue; NULL or "" on the last page */
+};
+
+/*
+ * Reads one page of a List answer (kubernetes-api.md §2): body must be an
+ * object whose "items" is an array (absent or null: no items) and, on the
+ * first page of a pass (first), whose metadata.resourceVersion is a
+ * string. what names the list in error text (its path). -1 with e set
+ * (MC_ST_PARSE) otherwise. The list loop of k8s_list_start() runs each
+ * page through it; fuzz/fuzz_k8s_list.c feeds it arbitrary bodies.
+ */
+int k8s_list_page_parse(json_t *body, bool first, const char *what,
+    struct k8s_list_page *pg, struct mc_err *e);
+
 /*
  * Lists a collection page by page until "continue" is empty, restarting
  * from the beginning when a continue token has expired (410). With
