@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "common/alloc.h"
+#include "common/b64.h"
 #include "common/buf.h"
 #include "common/status.h"
 #include "k8s/backoff.h"
@@ -43,79 +44,15 @@ dup_or_null(const char *s, struct mc_err *e)
 	return p;
 }
 
-/* The value of a base64 digit (RFC 4648 table 1), or -1. */
-static int
-b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 char *
 k8s_base64_decode(const char *in, size_t inlen, size_t *outlen,
     struct mc_err *e)
 {
-	char *out = NULL, *ret = NULL;
-	unsigned char q[4];
-	size_t i, n = 0, o = 0, pad = 0;
+	unsigned char *out;
 
-	if ((out = mc_malloc(inlen / 4 * 3 + 4)) == NULL) {
-		mc_err_set(e, MC_ST_NOMEM, 0, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < inlen; i++) {
-		unsigned char c = (unsigned char)in[i];
-
-		if (c == '\n' || c == '\r')
-			continue;
-		if (c == '=') {
-			/* RFC 4648 §3.2: padding only in the last quantum */
-			if (n < 2)
-				goto bad;
-			pad++;
-			q[n++] = 0;
-		} else {
-			if (pad > 0 || b64_val(c) == -1)
-				goto bad;
-			q[n++] = (unsigned char)b64_val(c);
-		}
-		if (n == 4) {
-			out[o++] = (char)(q[0] << 2 | q[1] >> 4);
-			if (pad < 2)
-				out[o++] = (char)(q[1] << 4 | q[2] >> 2);
-			if (pad < 1)
-				out[o++] = (char)(q[2] << 6 | q[3]);
-			n = 0;
-			if (pad > 0)
-				break;
-		}
-	}
-	/* anything after the padded quantum, or a partial quantum */
-	for (i++; i < inlen; i++)
-		if (in[i] != '\n' && in[i] != '\r')
-			goto bad;
-	if (n != 0)
-		goto bad;
-	out[o] = '\0';
-	*outlen = o;
-	ret = out;
-	out = NULL;
-	goto out;
-bad:
-	mc_err_set(e, MC_ST_PARSE, 0,
-	    "invalid base64 (RFC 4648 section 4, padded)");
-out:
-	mc_free(out);
-	return ret;
+	if (mc_b64_decode(in, inlen, MC_B64_SKIP_CRLF, &out, outlen, e) == -1)
+		return NULL;
+	return (char *)out;
 }
 
 /* --- YAML helpers ------------------------------------------------- */

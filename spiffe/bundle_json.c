@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "common/alloc.h"
+#include "common/b64.h"
 #include "common/err.h"
 #include "common/status.h"
 #include "spiffe/bundle.h"
@@ -29,22 +30,6 @@
 
 /* JWK parameters compared with, and written from, the certificate. */
 static const char *const jwk_params[] = { "crv", "x", "y", "n", "e" };
-
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
 
 /*
  * Strict standard base64 (RFC 4648 4, padded; no whitespace), which x5c
@@ -55,41 +40,14 @@ static int
 b64_decode(const char *s, size_t len, unsigned char **out, size_t *outlen,
     const char *what, struct mc_err *e)
 {
-	unsigned char *d;
-	size_t i, o = 0, pad = 0;
-	unsigned long acc = 0;
-	int v;
-
-	if (len == 0 || len % 4 != 0)
-		goto bad;
-	if (s[len - 1] == '=')
-		pad = s[len - 2] == '=' ? 2 : 1;
-	if ((d = mc_malloc(len / 4 * 3)) == NULL) {
-		mc_err_set(e, MC_ST_NOMEM, 0, "%s: out of memory", what);
-		return -1;
-	}
-	for (i = 0; i < len; i++) {
-		if (i >= len - pad)
-			v = 0;
-		else if ((v = b64_value((unsigned char)s[i])) == -1) {
-			mc_free(d);
-			goto bad;
-		}
-		acc = acc << 6 | (unsigned long)v;
-		if (i % 4 == 3) {
-			d[o++] = (unsigned char)(acc >> 16);
-			d[o++] = (unsigned char)(acc >> 8);
-			d[o++] = (unsigned char)acc;
-			acc = 0;
-		}
-	}
-	*out = d;
-	*outlen = o - pad;
-	return 0;
-bad:
-	mc_err_set(e, MC_ST_PARSE, 0, "%s: RFC 7517 4.7: x5c[0] is not padded "
-	    "standard base64%s", what, strcspn(s, "-_") < len ?
-	    " (base64url?)" : "");
+	if (mc_b64_decode(s, len, MC_B64_NONEMPTY, out, outlen, e) == 0)
+		return 0;
+	if (e != NULL && e->status == MC_ST_NOMEM)
+		mc_err_prefix(e, "%s", what);
+	else
+		mc_err_set(e, MC_ST_PARSE, 0, "%s: RFC 7517 4.7: x5c[0] is "
+		    "not padded standard base64%s", what,
+		    strcspn(s, "-_") < len ? " (base64url?)" : "");
 	return -1;
 }
 
