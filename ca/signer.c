@@ -43,15 +43,25 @@ struct ca_signer {
 	EVP_PKEY *key;
 	char *td;
 	int64_t not_after;
-	X509_NAME *issuer;
-	X509_EXTENSION *bc;	/* CA:false, critical */
-	X509_EXTENSION *ku;	/* digitalSignature */
-	X509_EXTENSION *ku_rsa; /* digitalSignature, keyEncipherment */
-	X509_EXTENSION *eku;	/* serverAuth, clientAuth */
-	X509_EXTENSION *aki;	/* keyid of the authority */
 	const EVP_MD *md;	/* NULL for Ed25519 */
 	EVP_MD *sha1;
 	EVP_MD *mdfetched;
+	size_t sig_max;		/* the largest signature the key makes */
+	/* DER, encoded by OpenSSL once and copied into every leaf: */
+	unsigned char *issuer_der;	/* the authority's subject Name */
+	unsigned char *sigalg_der;	/* the signature AlgorithmIdentifier */
+	unsigned char *bc_der;		/* CA:false, critical */
+	unsigned char *ku_der;		/* digitalSignature */
+	unsigned char *ku_rsa_der;	/* digitalSignature, keyEncipherment */
+	unsigned char *eku_der;		/* serverAuth, clientAuth */
+	unsigned char *aki_der;		/* keyid of the authority */
+	size_t issuer_der_len;
+	size_t sigalg_der_len;
+	size_t bc_der_len;
+	size_t ku_der_len;
+	size_t ku_rsa_der_len;
+	size_t eku_der_len;
+	size_t aki_der_len;
 };
 
 /* Fixed SPKI prefixes (RFC 5480), recognized to skip decoding. */
@@ -221,6 +231,56 @@ out:
 	return x;
 }
 
+/* The DER of an extension made above (NULL: making it failed); frees x. */
+static int
+ext_der(X509_EXTENSION *x, unsigned char **der, size_t *len)
+{
+	int n;
+
+	if (x == NULL)
+		return -1;
+	n = i2d_X509_EXTENSION(x, der);
+	X509_EXTENSION_free(x);
+	if (n <= 0)
+		return -1;
+	*len = (size_t)n;
+	return 0;
+}
+
+/*
+ * The signature AlgorithmIdentifier exactly as OpenSSL writes it for
+ * this key and digest (parameters absent for ECDSA and Ed25519, NULL for
+ * RSA: RFC 5758 3.2, RFC 8410 3, RFC 4055 5), learnt by letting
+ * X509_sign_ctx() sign a stub certificate once.
+ */
+static int
+sigalg_probe(struct ca_signer *s)
+{
+	EVP_MD_CTX *m = NULL;
+	X509 *x = NULL;
+	const X509_ALGOR *tbs_alg, *alg;
+	int n, ret = -1;
+
+	if ((m = EVP_MD_CTX_new()) == NULL || (x = X509_new()) == NULL ||
+	    !X509_set_version(x, X509_VERSION_3) ||
+	    !X509_set_pubkey(x, s->key) ||
+	    EVP_DigestSignInit_ex(m, NULL, s->md != NULL ?
+	    EVP_MD_get0_name(s->md) : NULL, NULL, NULL, s->key, NULL) != 1 ||
+	    X509_sign_ctx(x, m) <= 0)
+		goto out;
+	X509_get0_signature(NULL, &alg, x);
+	tbs_alg = X509_get0_tbs_sigalg(x);
+	if (X509_ALGOR_cmp(alg, tbs_alg) != 0 ||
+	    (n = i2d_X509_ALGOR(tbs_alg, &s->sigalg_der)) <= 0)
+		goto out;
+	s->sigalg_der_len = (size_t)n;
+	ret = 0;
+out:
+	X509_free(x);
+	EVP_MD_CTX_free(m);
+	return ret;
+}
+
 /* The authority's own SPIFFE ID, if any, must name trust_domain alone. */
 static int
 check_ca_id(X509 *cert, const char *td, struct mc_err *e)
@@ -259,6 +319,7 @@ ca_signer_new(X509 *cert, EVP_PKEY *key, const char *trust_domain,
 {
 	struct ca_signer *s = NULL;
 	const char *mdname;
+	int n;
 
 	if (cert == NULL || key == NULL || trust_domain == NULL) {
 		mc_err_set(e, MC_ST_USAGE, 0, "signer: certificate, key and "
@@ -318,12 +379,21 @@ ca_signer_new(X509 *cert, EVP_PKEY *key, const char *trust_domain,
 		goto ossl;
 	s->md = s->mdfetched;
 	if ((s->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL)) == NULL ||
-	    (s->issuer = X509_NAME_dup(X509_get_subject_name(cert))) == NULL ||
-	    (s->bc = ext_bc_leaf()) == NULL ||
-	    (s->ku = ext_ku(KU_DIGITAL_SIGNATURE)) == NULL ||
-	    (s->ku_rsa = ext_ku(KU_DIGITAL_SIGNATURE |
-	    KU_KEY_ENCIPHERMENT)) == NULL ||
-	    (s->eku = ext_eku()) == NULL || (s->aki = ext_aki(s)) == NULL)
+	    (n = EVP_PKEY_get_size(key)) <= 0)
+		goto ossl;
+	s->sig_max = (size_t)n;
+	if ((n = i2d_X509_NAME(X509_get_subject_name(cert),
+	    &s->issuer_der)) <= 0)
+		goto ossl;
+	s->issuer_der_len = (size_t)n;
+	if (ext_der(ext_bc_leaf(), &s->bc_der, &s->bc_der_len) == -1 ||
+	    ext_der(ext_ku(KU_DIGITAL_SIGNATURE), &s->ku_der,
+	    &s->ku_der_len) == -1 ||
+	    ext_der(ext_ku(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT),
+	    &s->ku_rsa_der, &s->ku_rsa_der_len) == -1 ||
+	    ext_der(ext_eku(), &s->eku_der, &s->eku_der_len) == -1 ||
+	    ext_der(ext_aki(s), &s->aki_der, &s->aki_der_len) == -1 ||
+	    sigalg_probe(s) == -1)
 		goto ossl;
 	return s;
 ossl:
@@ -341,12 +411,13 @@ ca_signer_free(struct ca_signer *s)
 	X509_free(s->cert);
 	EVP_PKEY_free(s->key);
 	mc_free(s->td);
-	X509_NAME_free(s->issuer);
-	X509_EXTENSION_free(s->bc);
-	X509_EXTENSION_free(s->ku);
-	X509_EXTENSION_free(s->ku_rsa);
-	X509_EXTENSION_free(s->eku);
-	X509_EXTENSION_free(s->aki);
+	OPENSSL_free(s->issuer_der);
+	OPENSSL_free(s->sigalg_der);
+	OPENSSL_free(s->bc_der);
+	OPENSSL_free(s->ku_der);
+	OPENSSL_free(s->ku_rsa_der);
+	OPENSSL_free(s->eku_der);
+	OPENSSL_free(s->aki_der);
 	EVP_MD_free(s->sha1);
 	EVP_MD_free(s->mdfetched);
 	mc_free(s);
@@ -433,142 +504,173 @@ out:
 }
 
 /*
- * Sets the certificate's public key. An EC P-256/P-384 SPKI in its one
- * DER form is copied in as algorithm + point, skipping OpenSSL's decoder
- * (the slow part of X509_set_pubkey); anything else is decoded and
- * checked. *rsa says whether keyEncipherment applies.
+ * The leaf is laid out as DER here rather than built as an OpenSSL X509
+ * object: X509_set_issuer_name() and X509_add_ext() copy through an
+ * encode/decode round trip each, and the TBSCertificate is encoded twice
+ * (to sign it, then again by i2d_X509), which together cost more than
+ * the ECDSA signature itself. The fields are the ones OpenSSL would
+ * write for the same certificate, byte for byte (X.690 DER is one
+ * encoding per value; tests/ca/test_issue.c builds the same leaf with
+ * OpenSSL's own API and compares): the issuer Name, the signature
+ * AlgorithmIdentifier and the fixed extensions are encoded once by
+ * OpenSSL in ca_signer_new() and copied in; the rest is small.
+ */
+
+/* Length of a DER tag plus length octets for n bytes of content. */
+static size_t
+der_hdr_len(size_t n)
+{
+	return n < 0x80 ? 2 : n < 0x100 ? 3 : n < 0x10000 ? 4 : 5;
+}
+
+static unsigned char *
+der_put_hdr(unsigned char *p, unsigned char tag, size_t n)
+{
+	*p++ = tag;
+	if (n < 0x80) {
+		*p++ = (unsigned char)n;
+	} else if (n < 0x100) {
+		*p++ = 0x81;
+		*p++ = (unsigned char)n;
+	} else if (n < 0x10000) {
+		*p++ = 0x82;
+		*p++ = (unsigned char)(n >> 8);
+		*p++ = (unsigned char)n;
+	} else {
+		*p++ = 0x83;
+		*p++ = (unsigned char)(n >> 16);
+		*p++ = (unsigned char)(n >> 8);
+		*p++ = (unsigned char)n;
+	}
+	return p;
+}
+
+static unsigned char *
+der_put(unsigned char *p, const void *d, size_t n)
+{
+	memcpy(p, d, n);
+	return p + n;
+}
+
+/*
+ * A Time as ASN1_TIME_set() writes it: UTCTime for 1950 through 2049,
+ * GeneralizedTime otherwise (RFC 5280 4.1.2.5); seconds, always "Z".
+ * out holds the whole TLV (at most 17 bytes).
  */
 static int
-set_pubkey(const struct ca_signer *s, X509 *x, const unsigned char *spki,
-    size_t len, bool checked, bool *rsa, struct mc_err *e)
+der_time(int64_t t, unsigned char *out, size_t *len)
 {
-	X509_PUBKEY *xpk = X509_get_X509_PUBKEY(x);
-	const unsigned char *p = spki;
-	unsigned char *pt = NULL;
-	EVP_PKEY *pk = NULL;
+	struct tm tm;
+	time_t tt = (time_t)t;
+	char s[20];
+	int n, year;
+
+	if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL)
+		return -1;
+	year = tm.tm_year + 1900;
+	if (year < 0 || year > 9999)
+		return -1;
+	if (year >= 1950 && year < 2050) {
+		n = snprintf(s, sizeof(s), "%02d%02d%02d%02d%02d%02dZ",
+		    year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec);
+		out[0] = V_ASN1_UTCTIME;
+	} else {
+		n = snprintf(s, sizeof(s), "%04d%02d%02d%02d%02d%02dZ", year,
+		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		    tm.tm_sec);
+		out[0] = V_ASN1_GENERALIZEDTIME;
+	}
+	if (n != 13 && n != 15)
+		return -1;
+	out[1] = (unsigned char)n;
+	memcpy(out + 2, s, (size_t)n);
+	*len = (size_t)n + 2;
+	return 0;
+}
+
+/*
+ * The certificate's SubjectPublicKeyInfo and the subjectPublicKey bits
+ * (for the key identifier). An EC P-256/P-384 SPKI in its one DER form
+ * is used as it is when the caller vouches for the key (key_checked);
+ * anything else is decoded and checked (strength, point on the curve)
+ * and re-encoded by OpenSSL, into *owned. *rsa says whether
+ * keyEncipherment applies.
+ */
+static int
+leaf_spki(const unsigned char *spki, size_t len, bool checked,
+    const unsigned char **der, size_t *der_len, const unsigned char **bits,
+    size_t *bits_len, bool *rsa, unsigned char **owned, struct mc_err *e)
+{
+	const unsigned char *p = spki, *pk;
+	X509_PUBKEY *xpk = NULL;
+	EVP_PKEY *pkey = NULL;
 	struct ca_key k;
-	int curve = 0;
 	size_t plen = 0;
+	int n, pklen, ret = -1;
 
 	*rsa = false;
-	if (!checked)
-		goto decode;
-	if (len == sizeof(spki_p256) + 64 &&
-	    memcmp(spki, spki_p256, sizeof(spki_p256)) == 0) {
-		curve = NID_X9_62_prime256v1;
+	*owned = NULL;
+	if (checked && len == sizeof(spki_p256) + 64 &&
+	    memcmp(spki, spki_p256, sizeof(spki_p256)) == 0)
 		plen = 65;
-	} else if (len == sizeof(spki_p384) + 96 &&
-	    memcmp(spki, spki_p384, sizeof(spki_p384)) == 0) {
-		curve = NID_secp384r1;
+	else if (checked && len == sizeof(spki_p384) + 96 &&
+	    memcmp(spki, spki_p384, sizeof(spki_p384)) == 0)
 		plen = 97;
-	}
-	if (curve != 0) {
-		if ((pt = OPENSSL_malloc(plen)) == NULL)
-			goto ossl;
-		memcpy(pt, spki + len - plen, plen);
-		if (!X509_PUBKEY_set0_param(xpk,
-		    OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
-		    OBJ_nid2obj(curve), pt, (int)plen)) {
-			OPENSSL_free(pt);
-			goto ossl;
-		}
+	if (plen != 0) {
+		*der = spki;
+		*der_len = len;
+		*bits = spki + len - plen;
+		*bits_len = plen;
 		return 0;
 	}
-decode:
 	if (len > CA_SPKI_MAX ||
-	    (pk = d2i_PUBKEY(NULL, &p, (long)len)) == NULL ||
+	    (pkey = d2i_PUBKEY(NULL, &p, (long)len)) == NULL ||
 	    p != spki + len) {
 		ERR_clear_error();
-		EVP_PKEY_free(pk);
 		mc_err_set(e, MC_ST_REJECTED, 0, "sign request: public key does "
 		    "not decode as a SubjectPublicKeyInfo (RFC 5280 4.1.2.7; an "
 		    "EC point must lie on its curve, SEC 1 3.2.2)");
-		return -1;
+		goto out;
 	}
-	if (ca_key_from_pkey(pk, &k, e) == -1) {
-		EVP_PKEY_free(pk);
-		return -1;
-	}
+	if (ca_key_from_pkey(pkey, &k, e) == -1)
+		goto out;
 	*rsa = ca_key_type_is_rsa(k.type);
 	ca_key_clear(&k);
-	if (!X509_set_pubkey(x, pk)) {
-		EVP_PKEY_free(pk);
-		goto ossl;
+	/* What X509_set_pubkey() would put in the certificate. */
+	if (!X509_PUBKEY_set(&xpk, pkey) ||
+	    (n = i2d_X509_PUBKEY(xpk, owned)) <= 0 ||
+	    !X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL, xpk)) {
+		ca_openssl_error(e, MC_ST_INTERNAL, "sign: encode public key");
+		goto out;
 	}
-	EVP_PKEY_free(pk);
-	(void)s;
-	return 0;
-ossl:
-	ca_openssl_error(e, MC_ST_INTERNAL, "sign: set public key");
-	return -1;
-}
-
-static int
-add_ski(const struct ca_signer *s, X509 *x, struct mc_err *e)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen;
-	const unsigned char *pk;
-	ASN1_OCTET_STRING *ski = NULL;
-	int pklen, ret = -1;
-
-	if (!X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL,
-	    X509_get_X509_PUBKEY(x)) ||
-	    key_id(s->sha1, pk, (size_t)pklen, md, &mdlen) == -1 ||
-	    (ski = ASN1_OCTET_STRING_new()) == NULL ||
-	    !ASN1_OCTET_STRING_set(ski, md, (int)mdlen) ||
-	    !X509_add1_ext_i2d(x, NID_subject_key_identifier, ski, 0,
-	    X509V3_ADD_DEFAULT)) {
-		ca_openssl_error(e, MC_ST_INTERNAL, "sign: subject key id");
+	/* The bits point into xpk; find them in the encoding we keep. */
+	if (pklen <= 0 || pklen > n) {
+		mc_err_set(e, MC_ST_INTERNAL, 0, "sign: public key encoding");
+		goto out;
+	}
+	*der = *owned;
+	*der_len = (size_t)n;
+	*bits = *owned + n - pklen;
+	*bits_len = (size_t)pklen;
+	if (memcmp(*bits, pk, (size_t)pklen) != 0) {
+		mc_err_set(e, MC_ST_INTERNAL, 0, "sign: public key encoding");
 		goto out;
 	}
 	ret = 0;
 out:
-	ASN1_OCTET_STRING_free(ski);
-	return ret;
-}
-
-static int
-add_san(X509 *x, const struct ca_sign_req *r, struct mc_err *e)
-{
-	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
-	GENERAL_NAME *g = NULL;
-	ASN1_IA5STRING *s = NULL;
-	size_t i;
-	int ret = -1;
-
-	if (gens == NULL)
-		goto ossl;
-	for (i = 0; i <= r->ndns; i++) {
-		if ((g = GENERAL_NAME_new()) == NULL ||
-		    (s = ASN1_IA5STRING_new()) == NULL)
-			goto ossl;
-		if (!ASN1_STRING_set(s, i == 0 ? r->spiffe_id : r->dns[i - 1],
-		    -1))
-			goto ossl;
-		GENERAL_NAME_set0_value(g, i == 0 ? GEN_URI : GEN_DNS, s);
-		s = NULL;
-		if (!sk_GENERAL_NAME_push(gens, g))
-			goto ossl;
-		g = NULL;
+	if (ret == -1) {
+		OPENSSL_free(*owned);
+		*owned = NULL;
 	}
-	/* RFC 5280 4.2.1.6: critical, because the subject is empty. */
-	if (!X509_add1_ext_i2d(x, NID_subject_alt_name, gens, 1,
-	    X509V3_ADD_DEFAULT))
-		goto ossl;
-	ret = 0;
-	goto out;
-ossl:
-	ca_openssl_error(e, MC_ST_INTERNAL, "sign: subjectAltName");
-out:
-	ASN1_IA5STRING_free(s);
-	GENERAL_NAME_free(g);
-	GENERAL_NAMES_free(gens);
+	X509_PUBKEY_free(xpk);
+	EVP_PKEY_free(pkey);
 	return ret;
 }
 
 struct ca_sign_cache {
 	EVP_MD_CTX *tmpl;
+	EVP_MD_CTX *work;
 };
 
 struct ca_sign_cache *
@@ -583,6 +685,7 @@ ca_sign_cache_new(const struct ca_signer *s, struct mc_err *e)
 	if (s->md == NULL)
 		return c;
 	if ((c->tmpl = EVP_MD_CTX_new()) == NULL ||
+	    (c->work = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestSignInit_ex(c->tmpl, NULL, EVP_MD_get0_name(s->md), NULL,
 	    NULL, s->key, NULL) != 1) {
 		ca_openssl_error(e, MC_ST_INTERNAL, "sign cache: set up");
@@ -598,23 +701,49 @@ ca_sign_cache_free(struct ca_sign_cache *c)
 	if (c == NULL)
 		return;
 	EVP_MD_CTX_free(c->tmpl);
+	EVP_MD_CTX_free(c->work);
 	mc_free(c);
 }
 
+/*
+ * Signs tbs as ASN1_item_sign_ctx() would: one-shot EVP_DigestSign with
+ * the authority's digest (none for Ed25519) and default padding
+ * (PKCS#1 v1.5 for RSA), from the cache's initialized context when
+ * there is one.
+ */
 static int
-sign_x509(const struct ca_signer *s, struct ca_sign_cache *c, X509 *x)
+sign_tbs(const struct ca_signer *s, struct ca_sign_cache *c,
+    const unsigned char *tbs, size_t tbslen, unsigned char *sig,
+    size_t *siglen)
 {
-	EVP_MD_CTX *m;
-	int ok;
+	EVP_MD_CTX *m = NULL;
+	int ok = 0;
 
-	if (c == NULL || c->tmpl == NULL)
-		return X509_sign(x, s->key, s->md) > 0;
-	if ((m = EVP_MD_CTX_new()) == NULL)
-		return 0;
-	ok = EVP_MD_CTX_copy_ex(m, c->tmpl) == 1 && X509_sign_ctx(x, m) > 0;
+	if (c != NULL && c->tmpl != NULL) {
+		m = c->work;
+		if (EVP_MD_CTX_copy_ex(m, c->tmpl) != 1)
+			return 0;
+		return EVP_DigestSign(m, sig, siglen, tbs, tbslen) == 1;
+	}
+	if ((m = EVP_MD_CTX_new()) != NULL &&
+	    EVP_DigestSignInit_ex(m, NULL, s->md != NULL ?
+	    EVP_MD_get0_name(s->md) : NULL, NULL, NULL, s->key, NULL) == 1 &&
+	    EVP_DigestSign(m, sig, siglen, tbs, tbslen) == 1)
+		ok = 1;
 	EVP_MD_CTX_free(m);
 	return ok;
 }
+
+/* The subjectKeyIdentifier extension around a 20-byte SHA-1 key id:
+ * SEQUENCE { OID 2.5.29.14, OCTET STRING { OCTET STRING (20) } }. */
+static const unsigned char ski_head[] = {
+	0x30, 0x1d, 0x06, 0x03, 0x55, 0x1d, 0x0e, 0x04, 0x16, 0x04, 0x14
+};
+#define SKI_EXT_LEN (sizeof(ski_head) + 20)
+/* subjectAltName, critical (RFC 5280 4.2.1.6: the subject is empty). */
+static const unsigned char san_oid_crit[] = {
+	0x06, 0x03, 0x55, 0x1d, 0x11, 0x01, 0x01, 0xff
+};
 
 int
 ca_signer_sign(const struct ca_signer *s, const struct ca_sign_req *r,
@@ -627,12 +756,16 @@ int
 ca_signer_sign_cached(const struct ca_signer *s, struct ca_sign_cache *c,
     const struct ca_sign_req *r, struct ca_sign_resp *out, struct mc_err *e)
 {
-	X509 *x = NULL;
-	BIGNUM *bn = NULL;
-	unsigned char *der = NULL;
+	const unsigned char *spki, *bits, *ku;
+	unsigned char *owned = NULL, *der = NULL, *p, *tbs;
+	unsigned char nbt[17], nat[17], ski[EVP_MAX_MD_SIZE];
+	unsigned int skilen;
+	size_t spki_len, bits_len, nbt_len, nat_len, ku_len, sn_len, sn_off;
+	size_t gn_len, san_len, ext_len, val_len, tbs_body, tbs_len, siglen;
+	size_t bs_len, cert_body, cap, i, nlen;
 	int64_t nb, na;
 	bool rsa, zero;
-	int n, i, ret = -1;
+	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (check_request(s, r, e) == -1)
@@ -649,42 +782,129 @@ ca_signer_sign_cached(const struct ca_signer *s, struct ca_sign_cache *c,
 		    "expires first)" : "");
 		return -1;
 	}
+	if (der_time(nb, nbt, &nbt_len) == -1 ||
+	    der_time(na, nat, &nat_len) == -1) {
+		mc_err_set(e, MC_ST_REJECTED, 0, "sign request: validity "
+		    "outside the years 0 to 9999 (RFC 5280 4.1.2.5)");
+		return -1;
+	}
 	do {
 		if (RAND_bytes(out->serial, CA_SERIAL_LEN) != 1)
 			goto ossl;
 		for (zero = true, i = 0; i < CA_SERIAL_LEN; i++)
 			zero = zero && out->serial[i] == 0;
 	} while (zero);
-	if ((x = X509_new()) == NULL || !X509_set_version(x, X509_VERSION_3) ||
-	    (bn = BN_bin2bn(out->serial, CA_SERIAL_LEN, NULL)) == NULL ||
-	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL ||
-	    !X509_set_issuer_name(x, s->issuer) ||
-	    ASN1_TIME_set(X509_getm_notBefore(x), (time_t)nb) == NULL ||
-	    ASN1_TIME_set(X509_getm_notAfter(x), (time_t)na) == NULL)
-		goto ossl;
-	if (set_pubkey(s, x, r->spki, r->spki_len, r->key_checked, &rsa,
-	    e) == -1)
+	if (leaf_spki(r->spki, r->spki_len, r->key_checked, &spki, &spki_len,
+	    &bits, &bits_len, &rsa, &owned, e) == -1)
 		goto out;
-	if (!X509_add_ext(x, s->bc, -1) ||
-	    !X509_add_ext(x, rsa ? s->ku_rsa : s->ku, -1) ||
-	    !X509_add_ext(x, s->eku, -1))
+	/* RFC 5280 4.2.1.2 (1): SHA-1 of the subjectPublicKey bits. */
+	if (key_id(s->sha1, bits, bits_len, ski, &skilen) == -1 ||
+	    skilen != 20)
 		goto ossl;
-	if (add_ski(s, x, e) == -1)
+	ku = rsa ? s->ku_rsa_der : s->ku_der;
+	ku_len = rsa ? s->ku_rsa_der_len : s->ku_der_len;
+
+	/* The serial as a positive INTEGER in the fewest octets (X.690
+	 * 8.3.2): leading zero octets dropped, one added before a high
+	 * bit. */
+	for (sn_off = 0; out->serial[sn_off] == 0; sn_off++)
+		;
+	sn_len = CA_SERIAL_LEN - sn_off + (out->serial[sn_off] & 0x80 ?
+	    1 : 0);
+
+	/* Lengths, innermost first. */
+	gn_len = 0;
+	for (i = 0; i <= r->ndns; i++) {
+		nlen = strlen(i == 0 ? r->spiffe_id : r->dns[i - 1]);
+		gn_len += der_hdr_len(nlen) + nlen;
+	}
+	san_len = sizeof(san_oid_crit) + der_hdr_len(der_hdr_len(gn_len) +
+	    gn_len) + der_hdr_len(gn_len) + gn_len;
+	ext_len = s->bc_der_len + ku_len + s->eku_der_len + SKI_EXT_LEN +
+	    s->aki_der_len + der_hdr_len(san_len) + san_len;
+	val_len = nbt_len + nat_len;
+	tbs_body = 5 + 2 + sn_len + s->sigalg_der_len + s->issuer_der_len +
+	    der_hdr_len(val_len) + val_len + 2 + spki_len +
+	    der_hdr_len(der_hdr_len(ext_len) + ext_len) +
+	    der_hdr_len(ext_len) + ext_len;
+	tbs_len = der_hdr_len(tbs_body) + tbs_body;
+	/* Room for the certificate's header, the outer algorithm and the
+	 * largest signature in a BIT STRING; the header is moved into
+	 * place once the signature's length is known. */
+	cap = 5 + tbs_len + s->sigalg_der_len + 5 + 1 + s->sig_max;
+	if (cap > CA_SIGN_MAX_DER) {
+		mc_err_set(e, MC_ST_REJECTED, 0, "sign request: the "
+		    "certificate would exceed %d bytes", CA_SIGN_MAX_DER);
 		goto out;
-	if (!X509_add_ext(x, s->aki, -1))
-		goto ossl;
-	if (add_san(x, r, e) == -1)
-		goto out;
-	if (!sign_x509(s, c, x))
-		goto ossl;
-	if ((n = i2d_X509(x, &der)) <= 0)
-		goto ossl;
-	if ((out->der = mc_malloc((size_t)n)) == NULL) {
+	}
+	if ((der = mc_malloc(cap)) == NULL) {
 		mc_err_set(e, MC_ST_NOMEM, 0, "sign: out of memory");
 		goto out;
 	}
-	memcpy(out->der, der, (size_t)n);
-	out->der_len = (size_t)n;
+
+	/* TBSCertificate (RFC 5280 4.1). */
+	tbs = p = der + 5;
+	p = der_put_hdr(p, 0x30, tbs_body);
+	/* [0] EXPLICIT version v3 */
+	p = der_put(p, "\xa0\x03\x02\x01\x02", 5);
+	p = der_put_hdr(p, 0x02, sn_len);
+	if (out->serial[sn_off] & 0x80)
+		*p++ = 0x00;
+	p = der_put(p, out->serial + sn_off, CA_SERIAL_LEN - sn_off);
+	p = der_put(p, s->sigalg_der, s->sigalg_der_len);
+	p = der_put(p, s->issuer_der, s->issuer_der_len);
+	p = der_put_hdr(p, 0x30, val_len);
+	p = der_put(p, nbt, nbt_len);
+	p = der_put(p, nat, nat_len);
+	/* subject: the empty Name (X509-SVID 2 puts the ID in the SAN) */
+	p = der_put(p, "\x30\x00", 2);
+	p = der_put(p, spki, spki_len);
+	/* [3] EXPLICIT Extensions, in the order the profile lists them */
+	p = der_put_hdr(p, 0xa3, der_hdr_len(ext_len) + ext_len);
+	p = der_put_hdr(p, 0x30, ext_len);
+	p = der_put(p, s->bc_der, s->bc_der_len);
+	p = der_put(p, ku, ku_len);
+	p = der_put(p, s->eku_der, s->eku_der_len);
+	p = der_put(p, ski_head, sizeof(ski_head));
+	p = der_put(p, ski, 20);
+	p = der_put(p, s->aki_der, s->aki_der_len);
+	p = der_put_hdr(p, 0x30, san_len);
+	p = der_put(p, san_oid_crit, sizeof(san_oid_crit));
+	p = der_put_hdr(p, 0x04, der_hdr_len(gn_len) + gn_len);
+	p = der_put_hdr(p, 0x30, gn_len);
+	for (i = 0; i <= r->ndns; i++) {
+		const char *nm = i == 0 ? r->spiffe_id : r->dns[i - 1];
+
+		/* uniformResourceIdentifier [6], dNSName [2]: IA5String */
+		nlen = strlen(nm);
+		p = der_put_hdr(p, i == 0 ? 0x86 : 0x82, nlen);
+		p = der_put(p, nm, nlen);
+	}
+	if ((size_t)(p - tbs) != tbs_len) {
+		mc_err_set(e, MC_ST_INTERNAL, 0, "sign: TBSCertificate length "
+		    "%zu, expected %zu", (size_t)(p - tbs), tbs_len);
+		goto out;
+	}
+
+	/* signatureAlgorithm, then the signature as a BIT STRING with no
+	 * unused bits, after room for its header. */
+	p = der_put(p, s->sigalg_der, s->sigalg_der_len);
+	siglen = s->sig_max;
+	if (!sign_tbs(s, c, tbs, tbs_len, p + 5, &siglen))
+		goto ossl;
+	bs_len = 1 + siglen;
+	memmove(p + der_hdr_len(bs_len) + 1, p + 5, siglen);
+	p = der_put_hdr(p, 0x03, bs_len);
+	*p++ = 0x00;
+	p += siglen;
+	cert_body = (size_t)(p - tbs);
+	/* the Certificate SEQUENCE header goes right before the TBS */
+	der_put_hdr(tbs - der_hdr_len(cert_body), 0x30, cert_body);
+	out->der_len = der_hdr_len(cert_body) + cert_body;
+	if (tbs - der_hdr_len(cert_body) != der)
+		memmove(der, tbs - der_hdr_len(cert_body), out->der_len);
+	out->der = der;
+	der = NULL;
 	out->not_before = nb;
 	out->not_after = na;
 	ca_serial_hex(out->serial, out->serial_hex);
@@ -695,9 +915,8 @@ ossl:
 out:
 	if (ret == -1)
 		ca_sign_resp_clear(out);
-	OPENSSL_free(der);
-	BN_free(bn);
-	X509_free(x);
+	mc_free(der);
+	OPENSSL_free(owned);
 	return ret;
 }
 

@@ -342,6 +342,207 @@ test_fast_path_byte_identical_p384(void **state)
 	fast_vs_openssl(*state, CA_KEY_EC_P384, torture() ? 1 : 50);
 }
 
+/*
+ * The signer lays the certificate out as DER itself (signer.c); here the
+ * same leaf is built with OpenSSL's own API (X509_set_*, extensions from
+ * their configuration strings, X509_sign) and its TBSCertificate must be
+ * the signer's byte for byte: for authorities of every key type, leaf
+ * keys on both the fast and the decoding path, DNS names, IDs and SANs
+ * long enough for multi-octet lengths, and a notAfter past 2049
+ * (GeneralizedTime).
+ */
+/* A copy of the first element inside the outer SEQUENCE of der (the
+ * TBSCertificate of a certificate, as written) and its length. */
+static int
+der_first_inner(const unsigned char *der, size_t len, unsigned char **out)
+{
+	const unsigned char *p = der, *start;
+	long inner;
+	int tag, cls, n;
+
+	assert_int_equal(ASN1_get_object(&p, &inner, &tag, &cls, (long)len) &
+	    0x80, 0);
+	assert_int_equal(tag, V_ASN1_SEQUENCE);
+	start = p;
+	assert_int_equal(ASN1_get_object(&p, &inner, &tag, &cls,
+	    (long)(len - (size_t)(start - der))) & 0x80, 0);
+	assert_int_equal(tag, V_ASN1_SEQUENCE);
+	n = (int)(p - start) + (int)inner;
+	assert_non_null(*out = OPENSSL_malloc((size_t)n));
+	memcpy(*out, start, (size_t)n);
+	return n;
+}
+
+static void
+der_vs_openssl(struct ca_authority *a, struct ca_signer *s,
+    enum ca_key_type kt, const char *id, const char *const *dns,
+    size_t ndns, int64_t nb, int64_t na)
+{
+	struct ca_sign_cache *c;
+	struct ca_sign_req r = { 0 };
+	struct ca_sign_resp resp;
+	struct mc_err e = { 0 };
+	struct ca_keygen *g;
+	struct ca_key k;
+	unsigned char spki[CA_SPKI_MAX], *t1 = NULL, *t2 = NULL, *t3 = NULL;
+	const unsigned char *p;
+	char san[4096], *q;
+	const char *mdname = NULL;
+	bool rsa = ca_key_type_is_rsa(kt);
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	X509 *x, *y;
+	BIGNUM *bn;
+	size_t n, i;
+	int n1, n2, n3, pass;
+	struct {
+		int nid;
+		const char *val;
+	} exts[] = {
+		{ NID_basic_constraints, "critical,CA:FALSE" },
+		{ NID_key_usage, rsa ? "critical,digitalSignature,"
+		    "keyEncipherment" : "critical,digitalSignature" },
+		{ NID_ext_key_usage, "serverAuth,clientAuth" },
+		{ NID_subject_key_identifier, "hash" },
+		{ NID_authority_key_identifier, "keyid:always" },
+		{ NID_subject_alt_name, san },
+	};
+
+	q = san + snprintf(san, sizeof(san), "critical,URI:%s", id);
+	for (i = 0; i < ndns; i++)
+		q += snprintf(q, sizeof(san) - (size_t)(q - san), ",DNS:%s",
+		    dns[i]);
+	if (EVP_PKEY_is_a(a->key, "EC"))
+		mdname = EVP_PKEY_get_bits(a->key) > 256 ? "SHA384" : "SHA256";
+	else if (EVP_PKEY_is_a(a->key, "RSA"))
+		mdname = "SHA256";
+	assert_non_null(g = ca_keygen_new(kt, &e));
+	assert_int_equal(ca_keygen_generate(g, &k, &e), 0);
+	assert_int_equal(ca_key_spki_der(&k, spki, sizeof(spki), &n, &e), 0);
+	assert_non_null(c = ca_sign_cache_new(s, &e));
+	r.spiffe_id = id;
+	r.dns = dns;
+	r.ndns = ndns;
+	r.spki = spki;
+	r.spki_len = n;
+	r.not_before = nb;
+	r.not_after = na;
+	/* both paths: with the per-thread cache and without; the vouched
+	 * EC fast path and the decoding one */
+	for (pass = 0; pass < 4; pass++) {
+		r.key_checked = pass & 1;
+		if (ca_signer_sign_cached(s, pass & 2 ? c : NULL, &r, &resp,
+		    &e) == -1)
+			fail_msg("sign: %s", e.msg);
+		p = resp.der;
+		assert_non_null(x = d2i_X509(NULL, &p, (long)resp.der_len));
+		assert_ptr_equal(p, resp.der + resp.der_len);
+		assert_int_equal(X509_verify(x, a->key), 1);
+
+		assert_non_null(y = X509_new());
+		assert_int_equal(X509_set_version(y, X509_VERSION_3), 1);
+		assert_non_null(bn = BN_bin2bn(resp.serial, CA_SERIAL_LEN,
+		    NULL));
+		assert_non_null(BN_to_ASN1_INTEGER(bn,
+		    X509_get_serialNumber(y)));
+		BN_free(bn);
+		assert_int_equal(X509_set_issuer_name(y,
+		    X509_get_subject_name(a->cert)), 1);
+		assert_non_null(ASN1_TIME_set(X509_getm_notBefore(y),
+		    (time_t)resp.not_before));
+		assert_non_null(ASN1_TIME_set(X509_getm_notAfter(y),
+		    (time_t)resp.not_after));
+		assert_int_equal(X509_set_pubkey(y, k.pkey), 1);
+		X509V3_set_ctx(&ctx, a->cert, y, NULL, NULL, 0);
+		for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+			ext = X509V3_EXT_conf_nid(NULL, &ctx, exts[i].nid,
+			    exts[i].val);
+			assert_non_null(ext);
+			assert_int_equal(X509_add_ext(y, ext, -1), 1);
+			X509_EXTENSION_free(ext);
+		}
+		assert_true(X509_sign(y, a->key, mdname != NULL ?
+		    EVP_get_digestbyname(mdname) : NULL) > 0);
+
+		/* the bytes we wrote, OpenSSL's from the same fields, and
+		 * OpenSSL's re-encoding of what it parsed from ours */
+		n1 = der_first_inner(resp.der, resp.der_len, &t1);
+		n2 = i2d_re_X509_tbs(y, &t2);
+		n3 = i2d_re_X509_tbs(x, &t3);
+		assert_true(n1 > 0);
+		assert_int_equal(n1, n2);
+		assert_memory_equal(t1, t2, (size_t)n1);
+		assert_int_equal(n1, n3);
+		assert_memory_equal(t1, t3, (size_t)n1);
+		/* and the whole certificate re-encodes to itself */
+		OPENSSL_free(t1);
+		t1 = NULL;
+		n1 = i2d_X509(x, &t1);
+		assert_int_equal((size_t)n1, resp.der_len);
+		assert_memory_equal(t1, resp.der, resp.der_len);
+		OPENSSL_free(t1);
+		OPENSSL_free(t2);
+		OPENSSL_free(t3);
+		t1 = t2 = t3 = NULL;
+		X509_free(x);
+		X509_free(y);
+		ca_sign_resp_clear(&resp);
+	}
+	ca_sign_cache_free(c);
+	ca_key_clear(&k);
+	ca_keygen_free(g);
+}
+
+static void
+test_der_as_openssl_builds_it(void **state)
+{
+	struct fx *f = *state;
+	static const char *const dns[] = { "web.default.svc",
+		"web.default.svc.cluster.local", "*.web.example",
+		"a-very-long-host-name-label-to-push-lengths-past-one-octet."
+		"another-long-label-of-sixty-characters-or-so-for-the-test."
+		"and-one-more-so-the-san-content-passes-two-hundred-fifty-six."
+		"example" };
+	char longid[600];
+	enum ca_key_type roots[] = { CA_KEY_EC_P384, CA_KEY_RSA2048,
+		CA_KEY_ED25519 };
+	enum ca_key_type leaves[] = { CA_KEY_EC_P256, CA_KEY_EC_P384,
+		CA_KEY_RSA2048, CA_KEY_ED25519 };
+	struct ca_authority *a;
+	struct ca_signer *s;
+	struct mc_err e = { 0 };
+	/* 2049-12-31T23:00:00Z: its notAfter falls in 2050 */
+	int64_t late = 2524604400LL;
+	size_t i;
+
+	snprintf(longid, sizeof(longid), "spiffe://cluster.local/ns/a/sa/%0*d",
+	    500, 7);
+	for (i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
+		if (torture() && ca_key_type_is_rsa(leaves[i]))
+			continue;
+		der_vs_openssl(f->root, f->signer, leaves[i],
+		    "spiffe://cluster.local/ns/a/sa/b", NULL, 0, f->now - 300,
+		    f->now + 86400);
+	}
+	der_vs_openssl(f->root, f->signer, CA_KEY_EC_P256, longid, dns, 4,
+	    f->now - 300, f->now + 86400);
+	for (i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		if (torture() && ca_key_type_is_rsa(roots[i]))
+			continue;
+		/* long-lived enough for the leaf that ends in 2050 */
+		assert_int_equal(ca_authority_create_root(TD, roots[i],
+		    late + 86400 - f->now, f->now, &a, &e), 0);
+		assert_non_null(s = ca_authority_signer(a, &e));
+		der_vs_openssl(a, s, CA_KEY_EC_P256,
+		    "spiffe://cluster.local/ns/a/sa/b", dns, 2, f->now - 300,
+		    f->now + 86400);
+		der_vs_openssl(a, s, CA_KEY_EC_P256,
+		    "spiffe://cluster.local/x", dns, 1, late, late + 7200);
+		ca_signer_free(s);
+		ca_authority_free(a);
+	}
+}
+
 static void
 test_other_key_types(void **state)
 {
@@ -969,6 +1170,7 @@ main(void)
 		T(test_root_profile),
 		T(test_fast_path_byte_identical_p256),
 		T(test_fast_path_byte_identical_p384),
+		T(test_der_as_openssl_builds_it),
 		T(test_other_key_types),
 		T(test_roots_of_every_type),
 		T(test_clamp_to_authority),
