@@ -24,6 +24,11 @@
 struct cli_global {
 	const char *db; /* --db PATH: the CA ledger (CA commands only) */
 	bool json;	/* --json: machine-readable output on stdout */
+	/* The cluster (revoke only; cli/kube.h): --kubeconfig PATH, its
+	 * --context NAME, or --in-cluster. */
+	const char *kubeconfig;
+	const char *context;
+	bool in_cluster;
 };
 
 /*

@@ -37,7 +37,8 @@ static const struct cli_cmd cmds[] = {
 	    "account] [--ttl duration] [--dns name] ... [--trust-domain td] "
 	    "[--kek path] [--out file] csr",
 	    "issue an X.509-SVID for the key of a CSR" },
-	{ "revoke", cli_cmd_revoke, "[--reason reason] serial | --id spiffe-id",
+	{ "revoke", cli_cmd_revoke, "[--reason reason] [--ca-namespace ns] "
+	    "[--wait[=seconds]] [--timeout seconds] serial | --id spiffe-id",
 	    "revoke a certificate, or every live one of an identity" },
 	{ "list", cli_cmd_list, "[--status active | superseded | revoked] "
 	    "[--ns namespace] [--id spiffe-id] [--expiring-before time]",
@@ -58,7 +59,8 @@ static const struct cli_cmd cmds[] = {
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 /* The synopsis lines that are not commands, after the first line. */
-#define USAGE_GLOBAL "[--db path] [--json] command [arg ...]"
+#define USAGE_GLOBAL "[--db path] [--json] [--kubeconfig path " \
+    "[--context name] | --in-cluster] command [arg ...]"
 #define USAGE_HELP "[command]"
 #define USAGE_META "--help | --version"
 
@@ -202,6 +204,16 @@ help_all(void)
 	       "               /var/lib/meshca/meshca.db for root and\n"
 	       "               ~/.local/share/meshca/meshca.db for others\n"
 	       "  --json       machine-readable output on stdout\n"
+	       "  --kubeconfig path\n"
+	       "               revoke through the API of this cluster (a "
+	       "file, or a ':'-list\n"
+	       "               as in $KUBECONFIG, which is never read on "
+	       "its own)\n"
+	       "  --context name\n"
+	       "               the kubeconfig context (default: its "
+	       "current-context)\n"
+	       "  --in-cluster revoke through the API as the Pod's service "
+	       "account\n"
 	       "\ncommands:\n");
 	for (i = 0; i < NCMDS; i++)
 		printf("  %-12s %s\n", cmds[i].name, cmds[i].summary);
@@ -236,6 +248,36 @@ cli_help_cmd(const char *name)
 	return CLI_EXIT_OK;
 }
 
+/*
+ * The cluster options: only revoke goes through the API (the other
+ * commands work on a local ledger or on files, and must not seem to act
+ * on a cluster they ignore), and from exactly one configuration.
+ */
+static int
+check_cluster(const struct cli_global *g, const struct cli_cmd *c)
+{
+	if (g->kubeconfig == NULL && !g->in_cluster) {
+		if (g->context == NULL)
+			return CLI_EXIT_OK;
+		cli_warnx("--context needs --kubeconfig");
+	} else if (strcmp(c->name, "revoke") != 0)
+		cli_warnx("%s: works on the local ledger and files only; "
+		    "--kubeconfig and --in-cluster are for revoke", c->name);
+	else if (g->kubeconfig != NULL && g->in_cluster)
+		cli_warnx("--kubeconfig and --in-cluster exclude each other");
+	else if (g->in_cluster && g->context != NULL)
+		cli_warnx("--context needs --kubeconfig");
+	else if (g->kubeconfig != NULL && g->kubeconfig[0] == '\0')
+		cli_warnx("--kubeconfig: empty path (to use $KUBECONFIG, write "
+		    "--kubeconfig \"$KUBECONFIG\")");
+	else if (g->db != NULL)
+		cli_warnx("%s: --db and the cluster options exclude each "
+		    "other", c->name);
+	else
+		return CLI_EXIT_OK;
+	return cli_usage_cmd(c->name);
+}
+
 static int
 run_help(int argc, char *argv[])
 {
@@ -256,11 +298,14 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "context", required_argument, NULL, 'c' },
+		{ "in-cluster", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_global g = { NULL, false };
+	struct cli_global g = { NULL, false, NULL, NULL, false };
 	const struct cli_cmd *c;
 	char argv0[CLI_ARGV0_MAX];
 	int ch, rc;
@@ -277,6 +322,15 @@ main(int argc, char *argv[])
 			break;
 		case 'j':
 			g.json = true;
+			break;
+		case 'k':
+			g.kubeconfig = optarg;
+			break;
+		case 'c':
+			g.context = optarg;
+			break;
+		case 'C':
+			g.in_cluster = true;
 			break;
 		case 'h':
 			help_all();
@@ -303,6 +357,8 @@ main(int argc, char *argv[])
 		usage_all(stderr);
 		return CLI_EXIT_USAGE;
 	}
+	if ((rc = check_cluster(&g, c)) != CLI_EXIT_OK)
+		return rc;
 
 	/*
 	 * Let the command's getopt_long start afresh: glibc and musl both
