@@ -1,13 +1,17 @@
 /*
  * api.c: the parts of the public API that belong to no single unit:
- * status and reason names, meshca_free(), and the copy of an internal
- * struct mc_err into the caller's struct meshca_error.
+ * status and reason names, meshca_free(), the copy of an internal
+ * struct mc_err into the caller's struct meshca_error, and the
+ * read-then-parse body of the *_load_file() functions (the path is the
+ * caller's; the file's bytes are only bounded here, the parser judges
+ * them).
  */
 #include <string.h>
 
 #include <meshca/meshca.h>
 
 #include "common/alloc.h"
+#include "common/buf.h"
 #include "common/status.h"
 #include "spiffe/api.h"
 
@@ -101,5 +105,29 @@ spiffe_api_error(const struct mc_err *e, struct meshca_error *err)
 		memcpy(err->message, e->msg, sizeof(err->message));
 		err->message[sizeof(err->message) - 1] = '\0';
 	}
+	return st;
+}
+
+enum meshca_status
+spiffe_load_file(const char *path, size_t max, spiffe_parse_fn parse,
+    void *arg, struct meshca_error *err)
+{
+	struct mc_err e = { 0 };
+	struct mc_buf b;
+	enum meshca_status st;
+
+	mc_buf_init(&b, max);
+	if (mc_buf_read_file(&b, path, &e) == -1) {
+		st = spiffe_api_error(&e, err);
+		goto out;
+	}
+	st = parse(b.data, b.len, arg, err);
+	if (st != MESHCA_OK && err != NULL) {
+		mc_err_set(&e, st, err->reason, "%s", err->message);
+		mc_err_prefix(&e, "%s", path);
+		spiffe_api_error(&e, err);
+	}
+out:
+	mc_buf_free(&b);
 	return st;
 }

@@ -392,13 +392,26 @@ out:
 	return st;
 }
 
+struct bundle_file_args {
+	const char *trust_domain;
+	struct meshca_bundle **out;
+};
+
+static enum meshca_status
+bundle_parse_file(const char *data, size_t len, void *arg,
+    struct meshca_error *err)
+{
+	const struct bundle_file_args *a = arg;
+
+	return meshca_bundle_parse(data, len, a->trust_domain, a->out, err);
+}
+
 MESHCA_API enum meshca_status
 meshca_bundle_load_file(const char *path, const char *trust_domain,
     struct meshca_bundle **out, struct meshca_error *err)
 {
-	struct mc_buf buf;
+	struct bundle_file_args a = { trust_domain, out };
 	struct mc_err e;
-	enum meshca_status st;
 
 	mc_err_clear(&e);
 	if (path == NULL || out == NULL) {
@@ -406,19 +419,8 @@ meshca_bundle_load_file(const char *path, const char *trust_domain,
 		    "or out is NULL");
 		return spiffe_api_error(&e, err);
 	}
-	mc_buf_init(&buf, MESHCA_BUNDLE_MAX);
-	if (mc_buf_read_file(&buf, path, &e) == -1) {
-		mc_buf_free(&buf);
-		return spiffe_api_error(&e, err);
-	}
-	st = meshca_bundle_parse(buf.data, buf.len, trust_domain, out, err);
-	if (st != MESHCA_OK && err != NULL) {
-		mc_err_set(&e, st, err->reason, "%s", err->message);
-		mc_err_prefix(&e, "%s", path);
-		spiffe_api_error(&e, err);
-	}
-	mc_buf_free(&buf);
-	return st;
+	return spiffe_load_file(path, MESHCA_BUNDLE_MAX, bundle_parse_file, &a,
+	    err);
 }
 
 MESHCA_API enum meshca_status

@@ -595,32 +595,26 @@ out:
 	return e.status == MC_ST_OK ? MESHCA_OK : spiffe_api_error(&e, err);
 }
 
+static enum meshca_status
+policy_parse_file(const char *data, size_t len, void *arg,
+    struct meshca_error *err)
+{
+	return meshca_policy_parse_json(data, len, arg, err);
+}
+
 MESHCA_API enum meshca_status
 meshca_policy_load_file(const char *path, struct meshca_policy **out,
     struct meshca_error *err)
 {
 	struct mc_err e = { 0 };
-	struct mc_buf b;
-	enum meshca_status st;
 
 	if (path == NULL || out == NULL) {
 		mc_err_set(&e, MC_ST_USAGE, 0, "policy: NULL %s",
 		    path == NULL ? "path" : "out");
 		return spiffe_api_error(&e, err);
 	}
-	mc_buf_init(&b, MESHCA_POLICY_MAX);
-	if (mc_buf_read_file(&b, path, &e) == -1) {
-		mc_buf_free(&b);
-		return spiffe_api_error(&e, err);
-	}
-	st = meshca_policy_parse_json(b.data, b.len, out, err);
-	if (st != MESHCA_OK && err != NULL) {
-		mc_err_set(&e, st, err->reason, "%s", err->message);
-		mc_err_prefix(&e, "%s", path);
-		spiffe_api_error(&e, err);
-	}
-	mc_buf_free(&b);
-	return st;
+	return spiffe_load_file(path, MESHCA_POLICY_MAX, policy_parse_file, out,
+	    err);
 }
 
 MESHCA_API enum meshca_status

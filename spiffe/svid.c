@@ -311,32 +311,25 @@ out:
 	return e.status == MC_ST_OK ? MESHCA_OK : spiffe_api_error(&e, err);
 }
 
+static enum meshca_status
+crl_parse_file(const char *data, size_t len, void *arg,
+    struct meshca_error *err)
+{
+	return meshca_verifier_set_crls_pem(arg, data, len, err);
+}
+
 MESHCA_API enum meshca_status
 meshca_verifier_load_crl_file(struct meshca_verifier *v, const char *path,
     struct meshca_error *err)
 {
 	struct mc_err e = { 0 };
-	struct mc_buf b;
-	enum meshca_status st;
 
 	if (v == NULL || path == NULL) {
 		mc_err_set(&e, MC_ST_USAGE, 0, "CRL: NULL %s",
 		    v == NULL ? "verifier" : "path");
 		return spiffe_api_error(&e, err);
 	}
-	mc_buf_init(&b, MESHCA_CRL_MAX);
-	if (mc_buf_read_file(&b, path, &e) == -1) {
-		mc_buf_free(&b);
-		return spiffe_api_error(&e, err);
-	}
-	st = meshca_verifier_set_crls_pem(v, b.data, b.len, err);
-	if (st != MESHCA_OK && err != NULL) {
-		mc_err_set(&e, st, err->reason, "%s", err->message);
-		mc_err_prefix(&e, "%s", path);
-		spiffe_api_error(&e, err);
-	}
-	mc_buf_free(&b);
-	return st;
+	return spiffe_load_file(path, MESHCA_CRL_MAX, crl_parse_file, v, err);
 }
 
 MESHCA_API enum meshca_status
