@@ -38,15 +38,6 @@ state_from_name(const char *s, enum store_auth_state *out)
 	return -1;
 }
 
-static void
-stmt_done(sqlite3_stmt *st)
-{
-	if (st != NULL) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
-}
-
 static char *
 col_dup(sqlite3_stmt *st, int i)
 {
@@ -61,7 +52,7 @@ store_authority_insert(struct store_db *db, const struct store_authority *a,
     int64_t *id, struct mc_err *e)
 {
 	sqlite3_stmt *st;
-	int rc, ret = -1;
+	int ret = -1;
 
 	st = store_stmt(db, STORE_SLOT_AUTH_INSERT, "INSERT INTO authorities "
 	    "(trust_domain, cert_pem, chain_pem, root_pem, key_blob, state, "
@@ -80,14 +71,12 @@ store_authority_insert(struct store_db *db, const struct store_authority *a,
 	    SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, a->not_after);
 	sqlite3_bind_int64(st, 8, a->created_at);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-		store_sqlite_error(db, rc, e, "insert authority");
+	if (store_stmt_step(db, st, "insert authority", e) == -1)
 		goto out;
-	}
 	*id = sqlite3_last_insert_rowid(store_handle(db));
 	ret = 0;
 out:
-	stmt_done(st);
+	store_stmt_reset(st);
 	return ret;
 }
 
@@ -96,7 +85,7 @@ store_authority_set_key(struct store_db *db, int64_t id,
     const unsigned char *blob, size_t len, struct mc_err *e)
 {
 	sqlite3_stmt *st;
-	int rc, ret = -1;
+	int ret = -1;
 
 	st = store_stmt(db, STORE_SLOT_AUTH_SET_KEY,
 	    "UPDATE authorities SET key_blob = ? WHERE id = ?", e);
@@ -104,10 +93,8 @@ store_authority_set_key(struct store_db *db, int64_t id,
 		return -1;
 	sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, id);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-		store_sqlite_error(db, rc, e, "store authority key");
+	if (store_stmt_step(db, st, "store authority key", e) == -1)
 		goto out;
-	}
 	if (sqlite3_changes(store_handle(db)) != 1) {
 		mc_err_set(e, MC_ST_REJECTED, 0, "ledger %s: no authority %lld",
 		    store_path(db), (long long)id);
@@ -115,7 +102,7 @@ store_authority_set_key(struct store_db *db, int64_t id,
 	}
 	ret = 0;
 out:
-	stmt_done(st);
+	store_stmt_reset(st);
 	return ret;
 }
 
@@ -124,7 +111,7 @@ store_authority_set_state(struct store_db *db, int64_t id,
     enum store_auth_state state, struct mc_err *e)
 {
 	sqlite3_stmt *st;
-	int rc, ret = -1;
+	int ret = -1;
 
 	st = store_stmt(db, STORE_SLOT_AUTH_SET_STATE,
 	    "UPDATE authorities SET state = ? WHERE id = ?", e);
@@ -133,9 +120,9 @@ store_authority_set_state(struct store_db *db, int64_t id,
 	sqlite3_bind_text(st, 1, store_auth_state_name(state), -1,
 	    SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, id);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-		store_sqlite_error(db, rc, e, "set authority state");
-		if ((rc & 0xff) == SQLITE_CONSTRAINT)
+	if (store_stmt_step(db, st, "set authority state", e) == -1) {
+		if ((sqlite3_extended_errcode(store_handle(db)) & 0xff) ==
+		    SQLITE_CONSTRAINT)
 			mc_err_set(e, MC_ST_REJECTED, 0, "ledger %s: authority "
 			    "%lld: another authority of its trust domain is "
 			    "already active", store_path(db), (long long)id);
@@ -148,7 +135,7 @@ store_authority_set_state(struct store_db *db, int64_t id,
 	}
 	ret = 0;
 out:
-	stmt_done(st);
+	store_stmt_reset(st);
 	return ret;
 }
 
@@ -195,12 +182,42 @@ nomem:
 #define AUTH_COLUMNS "id, trust_domain, cert_pem, chain_pem, root_pem, " \
 	"key_blob, state, not_after, created_at"
 
+/* The authorities read so far; list_row appends one. */
+struct auth_list {
+	struct store_db *db;
+	struct store_authority *v;
+	size_t n, cap;
+};
+
+static int
+list_row(sqlite3_stmt *st, void *arg, struct mc_err *e)
+{
+	struct auth_list *l = arg;
+	struct store_authority *nv;
+	size_t cap;
+
+	if (l->n == l->cap) {
+		cap = l->cap == 0 ? 4 : l->cap * 2;
+		if ((nv = mc_realloc(l->v, cap * sizeof(*nv))) == NULL) {
+			mc_err_set(e, MC_ST_NOMEM, 0, "ledger: out of memory");
+			return -1;
+		}
+		l->v = nv;
+		l->cap = cap;
+	}
+	if (read_row(l->db, st, &l->v[l->n], e) == -1)
+		return -1;
+	l->n++;
+	return 0;
+}
+
 int
 store_authority_get(struct store_db *db, int64_t id,
     struct store_authority *out, bool *found, struct mc_err *e)
 {
+	struct auth_list l = { db, NULL, 0, 0 };
 	sqlite3_stmt *st;
-	int rc, ret = -1;
+	int ret = -1;
 
 	*found = false;
 	st = store_stmt(db, STORE_SLOT_AUTH_GET, "SELECT " AUTH_COLUMNS
@@ -208,18 +225,18 @@ store_authority_get(struct store_db *db, int64_t id,
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (read_row(db, st, out, e) == -1)
-			goto out;
-		*found = true;
-	} else if (rc != SQLITE_DONE) {
-		store_sqlite_error(db, rc, e, "read authority");
+	/* id is the primary key: one row at most */
+	if (store_stmt_rows(db, st, "read authority", list_row, &l, e) == -1)
 		goto out;
+	if (l.n == 1) {
+		*out = l.v[0];
+		l.n = 0;
+		*found = true;
 	}
 	ret = 0;
 out:
-	stmt_done(st);
+	store_authority_list_free(l.v, l.n);
+	store_stmt_reset(st);
 	return ret;
 }
 
@@ -227,42 +244,25 @@ int
 store_authority_list(struct store_db *db, const char *trust_domain,
     struct store_authority **out, size_t *n, struct mc_err *e)
 {
-	struct store_authority *v = NULL, *nv;
+	struct auth_list l = { db, NULL, 0, 0 };
 	sqlite3_stmt *st;
-	size_t cnt = 0, cap = 0;
-	int rc, ret = -1;
+	int ret = -1;
 
 	st = store_stmt(db, STORE_SLOT_AUTH_LIST, "SELECT " AUTH_COLUMNS
 	    " FROM authorities WHERE trust_domain = ? ORDER BY id", e);
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, trust_domain, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (cnt == cap) {
-			cap = cap == 0 ? 4 : cap * 2;
-			if ((nv = mc_realloc(v, cap * sizeof(*v))) == NULL) {
-				mc_err_set(e, MC_ST_NOMEM, 0, "ledger: out of "
-				    "memory");
-				goto out;
-			}
-			v = nv;
-		}
-		if (read_row(db, st, &v[cnt], e) == -1)
-			goto out;
-		cnt++;
-	}
-	if (rc != SQLITE_DONE) {
-		store_sqlite_error(db, rc, e, "list authorities");
+	if (store_stmt_rows(db, st, "list authorities", list_row, &l, e) == -1)
 		goto out;
-	}
-	*out = v;
-	*n = cnt;
-	v = NULL;
-	cnt = 0;
+	*out = l.v;
+	*n = l.n;
+	l.v = NULL;
+	l.n = 0;
 	ret = 0;
 out:
-	store_authority_list_free(v, cnt);
-	stmt_done(st);
+	store_authority_list_free(l.v, l.n);
+	store_stmt_reset(st);
 	return ret;
 }
 
@@ -296,7 +296,7 @@ store_crl_next_number(struct store_db *db, int64_t id, int64_t now,
     int64_t *number, struct mc_err *e)
 {
 	sqlite3_stmt *up, *sel = NULL;
-	int rc, ret = -1;
+	int ret = -1;
 
 	/* Two statements, not RETURNING: that needs sqlite 3.35, we allow
 	 * 3.34. The caller's transaction makes the pair atomic. */
@@ -308,23 +308,26 @@ store_crl_next_number(struct store_db *db, int64_t id, int64_t now,
 		return -1;
 	sqlite3_bind_int64(up, 1, id);
 	sqlite3_bind_int64(up, 2, now);
-	if ((rc = sqlite3_step(up)) != SQLITE_DONE) {
-		store_sqlite_error(db, rc, e, "next CRL number");
+	if (store_stmt_step(db, up, "next CRL number", e) == -1)
 		goto out;
-	}
 	sel = store_stmt(db, STORE_SLOT_CRL_GET,
 	    "SELECT number FROM crl_numbers WHERE authority_id = ?", e);
 	if (sel == NULL)
 		goto out;
 	sqlite3_bind_int64(sel, 1, id);
-	if ((rc = sqlite3_step(sel)) != SQLITE_ROW) {
-		store_sqlite_error(db, rc, e, "read CRL number");
+	*number = 0;
+	if (store_stmt_rows(db, sel, "read CRL number", store_row_int64,
+	    number, e) == -1)
+		goto out;
+	if (*number <= 0) {
+		mc_err_set(e, MC_ST_INTERNAL, 0, "ledger %s: authority %lld: "
+		    "no CRL number after counting", store_path(db),
+		    (long long)id);
 		goto out;
 	}
-	*number = sqlite3_column_int64(sel, 0);
 	ret = 0;
 out:
-	stmt_done(up);
-	stmt_done(sel);
+	store_stmt_reset(up);
+	store_stmt_reset(sel);
 	return ret;
 }

@@ -25,15 +25,6 @@ store_cert_status_name(enum store_cert_status s)
 }
 
 static void
-stmt_done(sqlite3_stmt *st)
-{
-	if (st != NULL) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-	}
-}
-
-static void
 bind_text_or_null(sqlite3_stmt *st, int i, const char *s)
 {
 	if (s != NULL)
@@ -64,8 +55,8 @@ store_cert_insert(struct store_db *db, const struct store_cert *c,
 	sqlite3_bind_int64(st, 7, c->issued_at);
 	sqlite3_bind_int64(st, 8, c->authority_id);
 	sqlite3_bind_text(st, 9, c->cert_pem, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-		store_sqlite_error(db, rc, e, "insert certificate");
+	if (store_stmt_step(db, st, "insert certificate", e) == -1) {
+		rc = sqlite3_extended_errcode(store_handle(db));
 		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
 			mc_err_set(e, MC_ST_REJECTED, 0, "ledger %s: serial %s "
 			    "already recorded", store_path(db), c->serial);
@@ -77,7 +68,7 @@ store_cert_insert(struct store_db *db, const struct store_cert *c,
 	}
 	ret = 0;
 out:
-	stmt_done(st);
+	store_stmt_reset(st);
 	return ret;
 }
 
@@ -140,14 +131,42 @@ dup_or_null(const char *s, bool *bad)
 	return d;
 }
 
+struct get {
+	struct store_cert *out;
+	bool *found;
+};
+
+/* Copies the row into the caller's struct store_cert. */
+static int
+get_row(sqlite3_stmt *st, void *arg, struct mc_err *e)
+{
+	struct get *g = arg;
+	struct store_cert v, *out = g->out;
+	bool bad = false;
+
+	row_view(st, &v);
+	*out = v;
+	out->serial = dup_or_null(v.serial, &bad);
+	out->spiffe_id = dup_or_null(v.spiffe_id, &bad);
+	out->namespace_ = dup_or_null(v.namespace_, &bad);
+	out->service_account = dup_or_null(v.service_account, &bad);
+	out->cert_pem = dup_or_null(v.cert_pem, &bad);
+	if (bad) {
+		store_cert_clear(out);
+		mc_err_set(e, MC_ST_NOMEM, 0, "ledger: out of memory");
+		return -1;
+	}
+	*g->found = true;
+	return 0;
+}
+
 int
 store_cert_get(struct store_db *db, const char *serial,
     struct store_cert *out, bool *found, struct mc_err *e)
 {
-	struct store_cert v;
+	struct get g = { out, found };
 	sqlite3_stmt *st;
-	bool bad = false;
-	int rc, ret = -1;
+	int ret;
 
 	*found = false;
 	st = store_stmt(db, STORE_SLOT_CERT_GET, "SELECT " CERT_COLUMNS
@@ -155,28 +174,9 @@ store_cert_get(struct store_db *db, const char *serial,
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_text(st, 1, serial, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		row_view(st, &v);
-		*out = v;
-		out->serial = dup_or_null(v.serial, &bad);
-		out->spiffe_id = dup_or_null(v.spiffe_id, &bad);
-		out->namespace_ = dup_or_null(v.namespace_, &bad);
-		out->service_account = dup_or_null(v.service_account, &bad);
-		out->cert_pem = dup_or_null(v.cert_pem, &bad);
-		if (bad) {
-			store_cert_clear(out);
-			mc_err_set(e, MC_ST_NOMEM, 0, "ledger: out of memory");
-			goto out;
-		}
-		*found = true;
-	} else if (rc != SQLITE_DONE) {
-		store_sqlite_error(db, rc, e, "read certificate");
-		goto out;
-	}
-	ret = 0;
-out:
-	stmt_done(st);
+	/* serial is the primary key: one row at most */
+	ret = store_stmt_rows(db, st, "read certificate", get_row, &g, e);
+	store_stmt_reset(st);
 	return ret;
 }
 
@@ -185,7 +185,7 @@ store_cert_revoke(struct store_db *db, const char *serial, int reason,
     int64_t at, struct mc_err *e)
 {
 	sqlite3_stmt *st;
-	int rc, ret = -1;
+	int ret = -1;
 
 	st = store_stmt(db, STORE_SLOT_CERT_REVOKE, "UPDATE certificates SET "
 	    "status = 'revoked', revoked_at = ?, reason = ? "
@@ -195,10 +195,8 @@ store_cert_revoke(struct store_db *db, const char *serial, int reason,
 	sqlite3_bind_int64(st, 1, at);
 	sqlite3_bind_int(st, 2, reason);
 	sqlite3_bind_text(st, 3, serial, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-		store_sqlite_error(db, rc, e, "revoke certificate");
+	if (store_stmt_step(db, st, "revoke certificate", e) == -1)
 		goto out;
-	}
 	if (sqlite3_changes(store_handle(db)) != 1) {
 		mc_err_set(e, MC_ST_REJECTED, 0, "ledger %s: serial %s: unknown "
 		    "or already revoked", store_path(db), serial);
@@ -206,7 +204,7 @@ store_cert_revoke(struct store_db *db, const char *serial, int reason,
 	}
 	ret = 0;
 out:
-	stmt_done(st);
+	store_stmt_reset(st);
 	return ret;
 }
 
@@ -215,7 +213,7 @@ store_cert_supersede(struct store_db *db, const char *spiffe_id,
     const char *keep_serial, size_t *n, struct mc_err *e)
 {
 	sqlite3_stmt *st;
-	int rc, ret = -1;
+	int ret = -1;
 
 	st = store_stmt(db, STORE_SLOT_CERT_SUPERSEDE, "UPDATE certificates "
 	    "SET status = 'superseded' WHERE spiffe_id = ? AND "
@@ -225,37 +223,40 @@ store_cert_supersede(struct store_db *db, const char *spiffe_id,
 	sqlite3_bind_text(st, 1, spiffe_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, keep_serial != NULL ? keep_serial : "", -1,
 	    SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-		store_sqlite_error(db, rc, e, "supersede certificates");
+	if (store_stmt_step(db, st, "supersede certificates", e) == -1)
 		goto out;
-	}
 	if (n != NULL)
 		*n = (size_t)sqlite3_changes(store_handle(db));
 	ret = 0;
 out:
-	stmt_done(st);
+	store_stmt_reset(st);
 	return ret;
+}
+
+struct walk {
+	store_cert_cb cb;
+	void *arg;
+};
+
+static int
+walk_row(sqlite3_stmt *st, void *arg, struct mc_err *e)
+{
+	struct walk *w = arg;
+	struct store_cert c;
+
+	row_view(st, &c);
+	return w->cb(&c, w->arg, e);
 }
 
 static int
 walk(struct store_db *db, sqlite3_stmt *st, const char *what,
     store_cert_cb cb, void *arg, struct mc_err *e)
 {
-	struct store_cert c;
-	int rc, ret = -1;
+	struct walk w = { cb, arg };
+	int ret;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		row_view(st, &c);
-		if (cb(&c, arg, e) == -1)
-			goto out;
-	}
-	if (rc != SQLITE_DONE) {
-		store_sqlite_error(db, rc, e, what);
-		goto out;
-	}
-	ret = 0;
-out:
-	stmt_done(st);
+	ret = store_stmt_rows(db, st, what, walk_row, &w, e);
+	store_stmt_reset(st);
 	return ret;
 }
 
@@ -339,7 +340,7 @@ store_cert_count_unexpired(struct store_db *db, int64_t authority_id,
     int64_t now, int64_t *n, struct mc_err *e)
 {
 	sqlite3_stmt *st;
-	int rc, ret = -1;
+	int ret;
 
 	st = store_stmt(db, STORE_SLOT_CERT_COUNT_UNEXPIRED, "SELECT count(*) "
 	    "FROM certificates INDEXED BY certificates_by_authority WHERE "
@@ -348,14 +349,10 @@ store_cert_count_unexpired(struct store_db *db, int64_t authority_id,
 		return -1;
 	sqlite3_bind_int64(st, 1, authority_id);
 	sqlite3_bind_int64(st, 2, now);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
-		store_sqlite_error(db, rc, e, "count certificates");
-		goto out;
-	}
-	*n = sqlite3_column_int64(st, 0);
-	ret = 0;
-out:
-	stmt_done(st);
+	*n = 0;
+	ret = store_stmt_rows(db, st, "count certificates", store_row_int64, n,
+	    e);
+	store_stmt_reset(st);
 	return ret;
 }
 

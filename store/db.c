@@ -253,6 +253,51 @@ store_stmt(struct store_db *db, enum store_slot slot, const char *sql,
 }
 
 int
+store_stmt_step(struct store_db *db, struct sqlite3_stmt *st,
+    const char *what, struct mc_err *e)
+{
+	int rc;
+
+	if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+		store_sqlite_error(db, rc, e, what);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_stmt_rows(struct store_db *db, struct sqlite3_stmt *st,
+    const char *what, store_row_cb cb, void *arg, struct mc_err *e)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (cb(st, arg, e) == -1)
+			return -1;
+	if (rc != SQLITE_DONE) {
+		store_sqlite_error(db, rc, e, what);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_row_int64(struct sqlite3_stmt *st, void *arg, struct mc_err *e)
+{
+	*(int64_t *)arg = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+void
+store_stmt_reset(struct sqlite3_stmt *st)
+{
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+int
 store_begin(struct store_db *db, struct mc_err *e)
 {
 	char sql[32];

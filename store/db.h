@@ -95,4 +95,25 @@ struct sqlite3_stmt *store_stmt(struct store_db *db, enum store_slot slot,
 void store_sqlite_error(struct store_db *db, int rc, struct mc_err *e,
     const char *what);
 
+/*
+ * The tails every statement of store/ shares (callers still reset the
+ * statement with store_stmt_reset() when done, so they may read
+ * sqlite3_changes() or the extended error code first):
+ *  - store_stmt_step() runs a statement that returns no row; -1 with the
+ *    error named after what when it does not finish;
+ *  - store_stmt_rows() steps through the rows, calling cb on each while
+ *    the statement is on it (column pointers are valid only during the
+ *    call); -1 when cb fails (its error stands) or sqlite does.
+ */
+typedef int (*store_row_cb)(struct sqlite3_stmt *st, void *arg,
+    struct mc_err *e);
+int store_stmt_step(struct store_db *db, struct sqlite3_stmt *st,
+    const char *what, struct mc_err *e);
+int store_stmt_rows(struct store_db *db, struct sqlite3_stmt *st,
+    const char *what, store_row_cb cb, void *arg, struct mc_err *e);
+/* A store_row_cb that keeps the row's first column in *(int64_t *)arg. */
+int store_row_int64(struct sqlite3_stmt *st, void *arg, struct mc_err *e);
+/* Resets st and clears its bindings; NULL is ok. */
+void store_stmt_reset(struct sqlite3_stmt *st);
+
 #endif /* STORE_DB_H */

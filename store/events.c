@@ -13,7 +13,7 @@ store_event_append(struct store_db *db, int64_t at, const char *kind,
     struct mc_err *e)
 {
 	sqlite3_stmt *st;
-	int rc, ret = -1;
+	int ret;
 
 	st = store_stmt(db, STORE_SLOT_EVENT_APPEND, "INSERT INTO events "
 	    "(at, kind, actor, subject, details) VALUES (?, ?, ?, ?, ?)", e);
@@ -27,15 +27,29 @@ store_event_append(struct store_db *db, int64_t at, const char *kind,
 	    SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, details != NULL ? details : "", -1,
 	    SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-		store_sqlite_error(db, rc, e, "append audit event");
-		goto out;
-	}
-	ret = 0;
-out:
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	ret = store_stmt_step(db, st, "append audit event", e);
+	store_stmt_reset(st);
 	return ret;
+}
+
+struct event_walk {
+	int (*cb)(const struct store_event *ev, void *arg, struct mc_err *e);
+	void *arg;
+};
+
+static int
+event_row(sqlite3_stmt *st, void *arg, struct mc_err *e)
+{
+	struct event_walk *w = arg;
+	struct store_event ev;
+
+	ev.id = sqlite3_column_int64(st, 0);
+	ev.at = sqlite3_column_int64(st, 1);
+	ev.kind = (const char *)sqlite3_column_text(st, 2);
+	ev.actor = (const char *)sqlite3_column_text(st, 3);
+	ev.subject = (const char *)sqlite3_column_text(st, 4);
+	ev.details = (const char *)sqlite3_column_text(st, 5);
+	return w->cb(&ev, w->arg, e);
 }
 
 int
@@ -43,9 +57,9 @@ store_event_list(struct store_db *db, const char *kind,
     int (*cb)(const struct store_event *ev, void *arg, struct mc_err *e),
     void *arg, struct mc_err *e)
 {
-	struct store_event ev;
+	struct event_walk w = { cb, arg };
 	sqlite3_stmt *st;
-	int rc, ret = -1;
+	int ret;
 
 	st = store_stmt(db, STORE_SLOT_EVENT_LIST, "SELECT id, at, kind, "
 	    "actor, subject, details FROM events WHERE ?1 IS NULL OR "
@@ -54,23 +68,7 @@ store_event_list(struct store_db *db, const char *kind,
 		return -1;
 	if (kind != NULL)
 		sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ev.id = sqlite3_column_int64(st, 0);
-		ev.at = sqlite3_column_int64(st, 1);
-		ev.kind = (const char *)sqlite3_column_text(st, 2);
-		ev.actor = (const char *)sqlite3_column_text(st, 3);
-		ev.subject = (const char *)sqlite3_column_text(st, 4);
-		ev.details = (const char *)sqlite3_column_text(st, 5);
-		if (cb(&ev, arg, e) == -1)
-			goto out;
-	}
-	if (rc != SQLITE_DONE) {
-		store_sqlite_error(db, rc, e, "list audit events");
-		goto out;
-	}
-	ret = 0;
-out:
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	ret = store_stmt_rows(db, st, "list audit events", event_row, &w, e);
+	store_stmt_reset(st);
 	return ret;
 }
