@@ -69,14 +69,12 @@ read_pem(const char *pem, struct pem_facts *f, struct mc_err *e)
 	name_oneline(X509_get_subject_name(x), f->subject, sizeof(f->subject));
 	name_oneline(X509_get_issuer_name(x), f->issuer, sizeof(f->issuer));
 	pk = X509_get0_pubkey(x);
-	if (pk == NULL)
-		snprintf(f->key_type, sizeof(f->key_type), "unknown");
-	else if (EVP_PKEY_is_a(pk, "RSA"))
+	if (pk != NULL && EVP_PKEY_is_a(pk, "RSA"))
 		snprintf(f->key_type, sizeof(f->key_type), "rsa%d",
 		    EVP_PKEY_get_bits(pk));
-	else if (EVP_PKEY_is_a(pk, "ED25519"))
+	else if (pk != NULL && EVP_PKEY_is_a(pk, "ED25519"))
 		snprintf(f->key_type, sizeof(f->key_type), "ed25519");
-	else if (EVP_PKEY_is_a(pk, "EC"))
+	else if (pk != NULL && EVP_PKEY_is_a(pk, "EC"))
 		snprintf(f->key_type, sizeof(f->key_type), "ec-p%d",
 		    EVP_PKEY_get_bits(pk));
 	else

@@ -182,6 +182,14 @@ out:
 	return rc;
 }
 
+/* A usage error of verify, reported; CLI_EXIT_USAGE. */
+static int
+usage(void)
+{
+	(void)cli_usage_cmd("verify");
+	return CLI_EXIT_USAGE;
+}
+
 /* Parses the command line into o; a CLI_EXIT_* value. */
 static int
 parse_args(int argc, char *argv[], struct verify_opts *o)
@@ -198,23 +206,30 @@ parse_args(int argc, char *argv[], struct verify_opts *o)
 	struct meshca_error err;
 	struct mc_err e;
 	enum meshca_status st;
+	/*
+	 * Flags, not "o->bundle != NULL": clang's analyzer does not see
+	 * getopt_long() set optarg again, so a NULL test of an earlier
+	 * optarg made it assume a later one NULL too (strlen(optarg)).
+	 */
+	bool bundle_given = false, td_given = false;
 	int ch;
 
 	memset(&err, 0, sizeof(err));
 	while ((ch = getopt_long(argc, argv, OPTSTRING, opts, NULL)) != -1) {
 		switch (ch) {
 		case 'b':
-			if (o->bundle != NULL) {
+			if (bundle_given) {
 				cli_warnx("verify: --bundle given twice");
-				return cli_usage_cmd("verify");
+				return usage();
 			}
 			o->bundle = optarg;
+			bundle_given = true;
 			break;
 		case 'i':
 			if (o->nids == VERIFY_IDS_MAX) {
 				cli_warnx("verify: more than %d --id options",
 				    VERIFY_IDS_MAX);
-				return cli_usage_cmd("verify");
+				return usage();
 			}
 			st = meshca_id_parse(optarg, strlen(optarg),
 			    &o->ids[o->nids], &err);
@@ -224,59 +239,60 @@ parse_args(int argc, char *argv[], struct verify_opts *o)
 			}
 			if (st != MESHCA_OK) {
 				cli_warnx("verify: --id: %s", err.message);
-				return cli_usage_cmd("verify");
+				return usage();
 			}
 			o->nids++;
 			break;
 		case 't':
-			if (o->trust_domain != NULL) {
+			if (td_given) {
 				cli_warnx("verify: --trust-domain given twice");
-				return cli_usage_cmd("verify");
+				return usage();
 			}
 			st = meshca_trust_domain_check(optarg, strlen(optarg),
 			    &err);
 			if (st != MESHCA_OK) {
 				cli_warnx("verify: --trust-domain: %s",
 				    err.message);
-				return cli_usage_cmd("verify");
+				return usage();
 			}
 			o->trust_domain = optarg;
+			td_given = true;
 			break;
 		case 'c':
 			if (o->ncrls == VERIFY_CRLS_MAX) {
 				cli_warnx("verify: more than %d --crl options",
 				    VERIFY_CRLS_MAX);
-				return cli_usage_cmd("verify");
+				return usage();
 			}
 			o->crls[o->ncrls++] = optarg;
 			break;
 		case 'a':
 			if (cli_rfc3339_parse(optarg, &o->at, &e) == -1) {
 				cli_warnx("verify: --at: %s", e.msg);
-				return cli_usage_cmd("verify");
+				return usage();
 			}
 			/* The library takes 0 to mean "now". */
 			if (o->at <= 0) {
 				cli_warnx("verify: --at: %s: %s", optarg,
 				    "must be after 1970-01-01T00:00:00Z");
-				return cli_usage_cmd("verify");
+				return usage();
 			}
 			break;
 		case 'h':
 			cli_help_cmd("verify");
 			return VERIFY_HELP_SHOWN;
 		default:
-			return cli_usage_cmd("verify");
+			return usage();
 		}
 	}
 	if (o->bundle == NULL) {
 		cli_warnx("verify: --bundle is required");
-		return cli_usage_cmd("verify");
+		return usage();
 	}
 	if (argc - optind != 1) {
 		cli_warnx("verify: expected one chain file, got %d",
 		    argc - optind);
-		return cli_usage_cmd("verify");
+		return usage();
 	}
 	o->chain = argv[optind];
 	return CLI_EXIT_OK;

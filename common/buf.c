@@ -41,7 +41,7 @@ mc_buf_reserve(struct mc_buf *b, size_t n, struct mc_err *e)
 		return -1;
 	}
 	need = b->len + n + 1;
-	if (need <= b->cap)
+	if (need <= b->cap && b->data != NULL)
 		return 0;
 	ncap = b->cap < 256 ? 256 : b->cap;
 	while (ncap < need)

@@ -388,6 +388,9 @@ build_text(struct line *l, const char *ts, int level, const char *msg,
  * The one path every line takes. errnum >= 0 appends its strerror text;
  * func, if set, prefixes the message.
  */
+static void vlog(int, int, const char *, const struct mc_log_field *, size_t,
+    const char *, va_list) __attribute__((format(printf, 6, 0)));
+
 static void
 vlog(int level, int errnum, const char *func, const struct mc_log_field *f,
     size_t nf, const char *fmt, va_list ap)

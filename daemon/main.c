@@ -241,7 +241,6 @@ run(struct meshcad *d)
 	unsigned char sig;
 	const char *why;
 	struct mc_err e;
-	ssize_t n;
 	bool stop = false, ready;
 	int wait_ms;
 
@@ -266,7 +265,7 @@ run(struct meshcad *d)
 				continue;
 			mc_fatal("poll");
 		}
-		while ((n = read(d->sig_r, &sig, 1)) == 1) {
+		while (read(d->sig_r, &sig, 1) == 1) {
 			switch (sig) {
 			case SIGHUP:
 				mc_log_info("SIGHUP: reloading %s",

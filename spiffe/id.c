@@ -63,6 +63,9 @@ quote(char *q, size_t qlen, const char *s, size_t len)
 }
 
 /* Records why s is not a valid ID (or trust domain, or path: kind). */
+static int bad(struct mc_err *, const char *, const char *, size_t,
+    const char *, ...) __attribute__((format(printf, 5, 6)));
+
 static int
 bad(struct mc_err *e, const char *kind, const char *s, size_t len,
     const char *fmt, ...)
@@ -307,7 +310,7 @@ meshca_id_parse(const char *s, size_t len, struct meshca_id **out,
     struct meshca_error *err)
 {
 	struct mc_err e;
-	size_t tdlen;
+	size_t tdlen = 0;
 	struct meshca_id *id;
 
 	mc_err_clear(&e);
@@ -357,9 +360,8 @@ id_from_parts(const char *td, const char *path, struct mc_err *e)
 		    "longer than %d bytes", MESHCA_ID_MAX);
 		return NULL;
 	}
-	memcpy(s, ID_SCHEME, ID_SCHEME_LEN);
-	memcpy(s + ID_SCHEME_LEN, td, tdlen);
-	memcpy(s + ID_SCHEME_LEN + tdlen, path, plen);
+	/* Fits: the length was checked against MESHCA_ID_MAX above. */
+	snprintf(s, sizeof(s), "%s%s%s", ID_SCHEME, td, path);
 	return id_new(s, ID_SCHEME_LEN + tdlen + plen, tdlen, e);
 }
 

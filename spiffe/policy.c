@@ -130,7 +130,7 @@ meshca_authorizer_one_of(const struct meshca_id *const *ids, size_t n,
 	}
 	if ((a = authz_alloc(AUTHZ_IDS, &e)) == NULL)
 		goto out;
-	if ((a->ids = mc_calloc(n, sizeof(*a->ids))) == NULL) {
+	if ((a->ids = mc_calloc(n, sizeof(struct meshca_id *))) == NULL) {
 		mc_err_set(&e, MC_ST_NOMEM, 0, "authorizer: out of memory");
 		goto out;
 	}
@@ -142,7 +142,7 @@ meshca_authorizer_one_of(const struct meshca_id *const *ids, size_t n,
 		}
 		a->nids++;
 	}
-	qsort(a->ids, a->nids, sizeof(*a->ids), authz_id_cmp);
+	qsort(a->ids, a->nids, sizeof(struct meshca_id *), authz_id_cmp);
 	/* Drop repeats so the array stays a set. */
 	for (i = j = 1; i < a->nids; i++) {
 		if (meshca_id_equal(a->ids[i], a->ids[j - 1]))
@@ -248,10 +248,24 @@ meshca_authorizer_allows(const struct meshca_authorizer *a,
 	case AUTHZ_TRUST_DOMAIN:
 		return meshca_id_is_member_of(id, a->td);
 	case AUTHZ_IDS:
-		return bsearch(&id, a->ids, a->nids, sizeof(*a->ids),
-		    authz_id_cmp) != NULL;
+		return bsearch(&id, a->ids, a->nids,
+		    sizeof(struct meshca_id *), authz_id_cmp) != NULL;
 	}
 	return false;
+}
+
+/* A policy with no services and one reference. */
+static struct meshca_policy *
+policy_alloc(struct mc_err *e)
+{
+	struct meshca_policy *p;
+
+	if ((p = mc_calloc(1, sizeof(*p))) == NULL) {
+		mc_err_set(e, MC_ST_NOMEM, 0, "policy: out of memory");
+		return NULL;
+	}
+	atomic_init(&p->refs, 1);
+	return p;
 }
 
 MESHCA_API enum meshca_status
@@ -264,11 +278,8 @@ meshca_policy_new(struct meshca_policy **out, struct meshca_error *err)
 		mc_err_set(&e, MC_ST_USAGE, 0, "policy: out is NULL");
 		return spiffe_api_error(&e, err);
 	}
-	if ((p = mc_calloc(1, sizeof(*p))) == NULL) {
-		mc_err_set(&e, MC_ST_NOMEM, 0, "policy: out of memory");
+	if ((p = policy_alloc(&e)) == NULL)
 		return spiffe_api_error(&e, err);
-	}
-	atomic_init(&p->refs, 1);
 	*out = p;
 	return MESHCA_OK;
 }
@@ -470,7 +481,7 @@ policy_parse_service(const char *name, json_t *o, struct mc_err *e)
 				goto out;
 			}
 			if ((ids = mc_calloc(json_array_size(val),
-			    sizeof(*ids))) == NULL) {
+			    sizeof(struct meshca_id *))) == NULL) {
 				mc_err_set(e, MC_ST_NOMEM, 0,
 				    "policy: out of memory");
 				goto out;
@@ -573,10 +584,8 @@ meshca_policy_parse_json(const char *data, size_t len,
 		    services == NULL ? "missing" : "must be an object");
 		goto out;
 	}
-	if (meshca_policy_new(&p, NULL) != MESHCA_OK) {
-		mc_err_set(&e, MC_ST_NOMEM, 0, "policy: out of memory");
+	if ((p = policy_alloc(&e)) == NULL)
 		goto out;
-	}
 	json_object_foreach(services, key, val) {
 		if (spiffe_service_check("policy", key, &e) == -1) {
 			e.status = MC_ST_PARSE;

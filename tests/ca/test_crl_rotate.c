@@ -40,6 +40,8 @@ struct fx {
 	struct ca_issuer *is;
 };
 
+static void sh(const char *, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 sh(const char *fmt, ...)
 {

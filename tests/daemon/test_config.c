@@ -25,6 +25,9 @@
 #include "daemon/config.h"
 
 #define DATA TOP_SRCDIR "/tests/data/daemon"
+/* An array, not a macro: in an argv list a concatenated literal looks like
+ * a missing comma (bugprone-suspicious-missing-comma). */
+static const char empty_conf[] = DATA "/good/empty.conf";
 
 /* Loads with argv (NULL-terminated, after the program name). */
 static int
@@ -385,8 +388,8 @@ test_usage_errors(void **state)
 static void
 test_identity(void **state)
 {
-	const char *argv[] = { "--config", DATA "/good/empty.conf", NULL };
-	const char *flag[] = { "--config", DATA "/good/empty.conf",
+	const char *argv[] = { "--config", empty_conf, NULL };
+	const char *flag[] = { "--config", empty_conf,
 		"--identity", "from-flag", NULL };
 	struct daemon_config *c = NULL;
 	struct mc_err e;
@@ -581,7 +584,7 @@ static void
 test_list_ceiling(void **state)
 {
 	static char list[DAEMON_CONFIG_LIST_MAX * 8 + 16];
-	const char *argv[] = { "--config", DATA "/good/empty.conf",
+	const char *argv[] = { "--config", empty_conf,
 		"--namespaces", list, NULL };
 	struct daemon_config *c = NULL, *d = NULL;
 	struct mc_err e;

@@ -109,11 +109,15 @@ setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct mc_err e;
 
-	if (f == NULL || (f->m = meshcad_metrics_new("9.9.9", &e)) == NULL)
+	if (f == NULL)
 		return -1;
-	f->h = daemon_health_start("127.0.0.1:0", f->m->reg, 4, 0, &e);
-	if (f->h == NULL) {
+	/* cmocka runs no teardown after a failed setup: free here. */
+	if ((f->m = meshcad_metrics_new("9.9.9", &e)) == NULL ||
+	    (f->h = daemon_health_start("127.0.0.1:0", f->m->reg, 4, 0,
+	    &e)) == NULL) {
 		fprintf(stderr, "%s\n", e.msg);
+		meshcad_metrics_free(f->m);
+		free(f);
 		return -1;
 	}
 	f->port = daemon_health_port(f->h);
@@ -225,7 +229,9 @@ test_stale_heartbeat(void **state)
 	/* no /metrics without a registry */
 	http(daemon_health_port(h), "GET", "/metrics", &r);
 	assert_int_equal(r.status, 404);
-	usleep(1300 * 1000); /* stale_after is 1 s */
+	/* stale_after is 1 s; usleep() takes less than a second (POSIX). */
+	nanosleep(&(struct timespec){ .tv_sec = 1, .tv_nsec = 300000000 },
+	    NULL);
 	http(daemon_health_port(h), "GET", "/healthz", &r);
 	assert_int_equal(r.status, 503);
 	assert_string_equal(r.body, "main loop stalled\n");

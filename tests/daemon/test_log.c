@@ -37,8 +37,12 @@ setup(void **state)
 {
 	struct capture *c = calloc(1, sizeof(*c));
 
-	if (c == NULL || (c->fp = tmpfile()) == NULL)
+	if (c == NULL)
 		return -1;
+	if ((c->fp = tmpfile()) == NULL) {
+		free(c); /* cmocka runs no teardown after a failed setup */
+		return -1;
+	}
 	*state = c;
 	return 0;
 }

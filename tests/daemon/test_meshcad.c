@@ -29,7 +29,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#define MESHCAD TOP_BUILDDIR "/daemon/meshcad"
+/* Arrays, not macros: an argv list of concatenated literals looks like a
+ * missing comma (bugprone-suspicious-missing-comma). */
+static char meshcad[] = TOP_BUILDDIR "/daemon/meshcad";
 
 static char dir[] = "/tmp/meshcad-test-XXXXXX";
 static char conf[256], portfile[256], logfile[256];
@@ -86,7 +88,7 @@ spawn(char *const args[], const char *out, const char *err)
 		dup2(fd, 1);
 		fd = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(fd, 2);
-		execv(MESHCAD, args);
+		execv(meshcad, args);
 		_exit(127);
 	}
 	return pid;
@@ -222,7 +224,7 @@ static void
 test_lifecycle(void **state)
 {
 	char out[300];
-	char *args[] = { MESHCAD, "--config", conf, "--metrics-listen",
+	char *args[] = { meshcad, "--config", conf, "--metrics-listen",
 		"127.0.0.1:0", "--metrics-port-file", portfile, NULL };
 	unsigned int port = 0;
 	struct body b;
@@ -310,15 +312,15 @@ static void
 test_exit_status(void **state)
 {
 	char *out, *err;
-	char *usage[] = { MESHCAD, "--no-such-flag", NULL };
-	char *operand[] = { MESHCAD, "extra", NULL };
-	char *badval[] = { MESHCAD, "--config", conf, "--cert-ttl", "1y",
+	char *usage[] = { meshcad, "--no-such-flag", NULL };
+	char *operand[] = { meshcad, "extra", NULL };
+	char *badval[] = { meshcad, "--config", conf, "--cert-ttl", "1y",
 		NULL };
-	char *badfile[] = { MESHCAD, "--config", conf, NULL };
-	char *check[] = { MESHCAD, "--config", conf, "--check-config", NULL };
-	char *version[] = { MESHCAD, "--version", NULL };
-	char *help[] = { MESHCAD, "--help", NULL };
-	char *inuse[] = { MESHCAD, "--config", conf, "--metrics-listen",
+	char *badfile[] = { meshcad, "--config", conf, NULL };
+	char *check[] = { meshcad, "--config", conf, "--check-config", NULL };
+	char *version[] = { meshcad, "--version", NULL };
+	char *help[] = { meshcad, "--help", NULL };
+	char *inuse[] = { meshcad, "--config", conf, "--metrics-listen",
 		"256.0.0.1:1", NULL };
 
 	assert_int_equal(run_status(usage, &out, &err), 2);

@@ -205,8 +205,8 @@ test_concurrent(void **state)
 		assert_int_equal(pthread_create(&t[i], NULL, bump, c), 0);
 	for (i = 0; i < THREADS; i++)
 		pthread_join(t[i], NULL);
-	assert_true(daemon_metric_get(c, "odd") == THREADS * INCS / 2);
-	assert_true(daemon_metric_get(c, "even") == THREADS * INCS / 2);
+	assert_true(daemon_metric_get(c, "odd") == THREADS * INCS / 2.0);
+	assert_true(daemon_metric_get(c, "even") == THREADS * INCS / 2.0);
 	daemon_metrics_free(r);
 }
 

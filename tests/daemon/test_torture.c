@@ -24,8 +24,10 @@
 
 #include <cmocka.h>
 
-#define MESHCAD TOP_BUILDDIR "/daemon/meshcad"
-#define FULL TOP_SRCDIR "/tests/data/daemon/good/full.conf"
+/* Arrays, not macros: an argv list of concatenated literals looks like a
+ * missing comma (bugprone-suspicious-missing-comma). */
+static char meshcad[] = TOP_BUILDDIR "/daemon/meshcad";
+static char full[] = TOP_SRCDIR "/tests/data/daemon/good/full.conf";
 #define WALK_MAX 2000
 
 static char dir[] = "/tmp/meshcad-torture-XXXXXX";
@@ -46,7 +48,7 @@ spawn(int n, char *const args[])
 		dup2(fd, 1);
 		fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		dup2(fd, 2);
-		execv(MESHCAD, args);
+		execv(meshcad, args);
 		_exit(127);
 	}
 	return pid;
@@ -78,7 +80,7 @@ check_status(int n, int status, const char *what)
 static void
 test_check_config(void **state)
 {
-	char *args[] = { MESHCAD, "--config", FULL, "--check-config", NULL };
+	char *args[] = { meshcad, "--config", full, "--check-config", NULL };
 	int n, status, ok = 0, failed = 0;
 
 	for (n = 1; n < WALK_MAX && ok < 3; n++) {
@@ -99,18 +101,18 @@ test_check_config(void **state)
 static void
 test_start_stop(void **state)
 {
-	char *args[] = { MESHCAD, "--config", FULL, "--metrics-listen",
+	char *args[] = { meshcad, "--config", full, "--metrics-listen",
 		"127.0.0.1:0", "--metrics-port-file", portfile, "--log-format",
 		"text", NULL };
 	int n, i, status, ok = 0, failed = 0;
-	pid_t pid, w;
+	pid_t pid;
 
 	for (n = 1; n < WALK_MAX && ok < 3; n++) {
 		unlink(portfile);
 		pid = spawn(n, args);
 		/* either it exits (startup failed) or the port file appears */
 		for (i = 0; i < 400; i++) {
-			if ((w = waitpid(pid, &status, WNOHANG)) == pid)
+			if (waitpid(pid, &status, WNOHANG) == pid)
 				break;
 			if (access(portfile, F_OK) == 0) {
 				kill(pid, SIGTERM);

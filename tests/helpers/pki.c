@@ -18,7 +18,7 @@
 
 #include "tests/helpers/pki.h"
 
-static void
+static _Noreturn void
 pki_die(const char *what)
 {
 	fprintf(stderr, "pki: %s failed\n", what);

@@ -327,8 +327,8 @@ json_roundtrip(struct meshca_bundle *in, const char *td, uint64_t seq,
 static void
 test_json_roundtrip(void **state)
 {
-	static const char *kty[NKEYS] = { "\"kty\": \"EC\"", "\"crv\": "
-	    "\"P-384\"", "\"kty\": \"RSA\"", "\"crv\": \"Ed25519\"" };
+	static const char *kty[NKEYS] = { "\"kty\": \"EC\"",
+	    "\"crv\": \"P-384\"", "\"kty\": \"RSA\"", "\"crv\": \"Ed25519\"" };
 	struct pki *p = *state;
 	struct meshca_bundle *in, *out;
 	char *text;
@@ -667,8 +667,8 @@ test_error_queue(void **state)
 	unsigned long mine;
 	char *s = pem(&p->leaf, 1), *out;
 	static const char *junk[] = { "-----BEGIN CERTIFICATE-----\nAAA",
-		"junk", "{\"keys\": [{\"use\": \"x509-svid\", \"kty\": "
-		"\"EC\", \"x5c\": [\"MAA=\"]}]}" };
+		"junk", ("{\"keys\": [{\"use\": \"x509-svid\", \"kty\": "
+		"\"EC\", \"x5c\": [\"MAA=\"]}]}") }; /* () : one string */
 	size_t i;
 
 	ERR_clear_error();
