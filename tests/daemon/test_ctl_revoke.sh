@@ -239,4 +239,21 @@ else
 	bad namespace_not_found "no clear error"
 fi
 
+# 14. --context picks a context of the kubeconfig; an unknown one, and
+# --in-cluster outside a Pod, are clear errors before any request
+in_cluster() {
+	env -u KUBERNETES_SERVICE_HOST "$MESHCA" --in-cluster revoke \
+	    0123456789abcdef0123456789abcded >/dev/null 2>"$work/incl.err"
+	[ $? = 2 ] && has incl err "in-cluster: KUBERNETES_SERVICE_HOST"
+}
+if run ctx 0 $K --context emulator revoke --ca-namespace busy \
+    0123456789abcdef0123456789abcded &&
+    run noctx 2 $K --context nope revoke --ca-namespace busy \
+    0123456789abcdef0123456789abcded &&
+    has noctx err 'kubeconfig: context "nope" not found' && in_cluster; then
+	ok context_and_in_cluster
+else
+	bad context_and_in_cluster "no clear error"
+fi
+
 finish
