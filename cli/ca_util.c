@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ca/authority.h"
 #include "cli/ca_util.h"
 #include "common/status.h"
 
@@ -303,4 +304,85 @@ cli_ca_actor(void)
 	else
 		snprintf(actor, sizeof(actor), "cli:uid=%ld", (long)getuid());
 	return actor;
+}
+
+void
+cli_ca_opts_init(struct cli_ca_opts *o, struct ca_issue_req *q)
+{
+	memset(o, 0, sizeof(*o));
+	o->td = CA_DEFAULT_TRUST_DOMAIN;
+	o->q = q;
+	if (q != NULL) {
+		memset(q, 0, sizeof(*q));
+		q->dns = o->dns;
+	}
+}
+
+int
+cli_ca_opt(const char *cmd, int ch, const char *arg, struct cli_ca_opts *o,
+    int *rc)
+{
+	struct ca_issue_req *q = o->q;
+
+	switch (ch) {
+	case 'K':
+		o->kek = arg;
+		return 0;
+	case 'T':
+		o->td = arg;
+		return 0;
+	case 'o':
+		o->out = arg;
+		return 0;
+	case 'h':
+		*rc = cli_help_cmd(cmd);
+		return -1;
+	}
+	/* The identity options: getopt_long() returns them only to the
+	 * commands whose tables have CLI_CA_LONGOPTS_IDENTITY. */
+	if (q == NULL || arg == NULL)
+		goto usage;
+	switch (ch) {
+	case 'i':
+		q->spiffe_id = arg;
+		return 0;
+	case 'n':
+		q->ns = arg;
+		return 0;
+	case 's':
+		q->sa = arg;
+		return 0;
+	case 't':
+		if (cli_parse_duration(arg, &q->ttl) == -1) {
+			cli_warnx("%s: --ttl %s: expected a duration such as "
+			    "24h or 90d", cmd, arg);
+			goto usage;
+		}
+		return 0;
+	case 'd':
+		if (q->ndns == CA_SIGN_MAX_DNS) {
+			cli_warnx("%s: at most %d --dns names", cmd,
+			    CA_SIGN_MAX_DNS);
+			goto usage;
+		}
+		o->dns[q->ndns++] = arg;
+		return 0;
+	}
+usage:
+	*rc = cli_usage_cmd(cmd);
+	return -1;
+}
+
+bool
+cli_ca_is_one_identity(const struct ca_issue_req *q)
+{
+	if (q->spiffe_id != NULL)
+		return q->ns == NULL && q->sa == NULL;
+	return q->ns != NULL && q->sa != NULL;
+}
+
+bool
+cli_ca_has_identity(const struct ca_issue_req *q)
+{
+	return q->spiffe_id != NULL || q->ns != NULL || q->sa != NULL;
 }

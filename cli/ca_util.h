@@ -12,8 +12,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <getopt.h>
 #include <jansson.h>
 
+#include "ca/issue.h"
 #include "ca/kek.h"
 #include "cli/cli.h"
 #include "common/err.h"
@@ -83,5 +85,50 @@ json_t *cli_cert_json(const struct store_cert *c);
  * CLI_EXIT_INTERNAL after a message naming cmd.
  */
 int cli_print_json(const char *cmd, json_t *o);
+
+/*
+ * The options meshca issue, sign and crl share (meshca(1)), as entries
+ * of their getopt_long() tables, and what they set. Each command adds its
+ * own 'o' entry (--out, or --out-dir for issue) and any others.
+ */
+#define CLI_CA_LONGOPTS_IDENTITY \
+	{ "id", required_argument, NULL, 'i' }, \
+	{ "ns", required_argument, NULL, 'n' }, \
+	{ "sa", required_argument, NULL, 's' }, \
+	{ "ttl", required_argument, NULL, 't' }, \
+	{ "dns", required_argument, NULL, 'd' }
+#define CLI_CA_LONGOPTS_COMMON \
+	{ "kek", required_argument, NULL, 'K' }, \
+	{ "trust-domain", required_argument, NULL, 'T' }, \
+	{ "help", no_argument, NULL, 'h' }
+
+struct cli_ca_opts {
+	const char *kek;	/* --kek; NULL: beside the ledger */
+	const char *td;		/* --trust-domain */
+	const char *out;	/* 'o': --out or --out-dir; NULL if not given */
+	struct ca_issue_req *q; /* what CLI_CA_LONGOPTS_IDENTITY sets */
+	const char *dns[CA_SIGN_MAX_DNS]; /* q->dns points here */
+};
+
+/* Empties o: the default trust domain, no KEK or output path, and q (may
+ * be NULL: the command takes no identity) cleared to receive --id ... */
+void cli_ca_opts_init(struct cli_ca_opts *o, struct ca_issue_req *q);
+
+/*
+ * Takes option ch, as getopt_long() returned it, with its argument arg,
+ * for command cmd: a shared option is recorded in o; 'h' prints cmd's
+ * help; any other ch, a bad --ttl, one --dns too many, or an identity
+ * option when o->q is NULL is a usage error, reported on stderr.
+ * Returns 0 when the option was taken, -1 when the command is to return
+ * *rc now.
+ */
+int cli_ca_opt(const char *cmd, int ch, const char *arg,
+    struct cli_ca_opts *o, int *rc);
+
+/* Whether q names one identity: --id alone, or --ns with --sa. */
+bool cli_ca_is_one_identity(const struct ca_issue_req *q);
+
+/* Whether q names any part of an identity (--id, --ns or --sa). */
+bool cli_ca_has_identity(const struct ca_issue_req *q);
 
 #endif /* CLI_CA_UTIL_H */

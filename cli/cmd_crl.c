@@ -20,13 +20,11 @@ cli_cmd_crl(int argc, char *argv[], const struct cli_global *g)
 {
 	static const struct option longopts[] = {
 		{ "validity", required_argument, NULL, 'v' },
-		{ "kek", required_argument, NULL, 'K' },
-		{ "trust-domain", required_argument, NULL, 'T' },
+		CLI_CA_LONGOPTS_COMMON,
 		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *kek = NULL, *td = CA_DEFAULT_TRUST_DOMAIN, *out = NULL;
+	struct cli_ca_opts opt;
 	int64_t validity = CA_CRL_VALIDITY_DEFAULT, now = (int64_t)time(NULL);
 	struct store_authority *v = NULL;
 	struct ca_authority *a = NULL;
@@ -36,31 +34,19 @@ cli_cmd_crl(int argc, char *argv[], const struct cli_global *g)
 	struct mc_err e = { 0 };
 	size_t n = 0, i, ncrl = 0;
 	json_t *ids = NULL;
+	const char *td, *out;
 	int ch, rc;
 
 	memset(&k, 0, sizeof(k));
 	mc_buf_init(&pem, 1 << 26);
+	cli_ca_opts_init(&opt, NULL);
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'v':
-			if (cli_parse_duration(optarg, &validity) == -1) {
-				cli_warnx("crl: --validity %s: expected a "
-				    "duration such as 24h", optarg);
-				return cli_usage_cmd("crl");
-			}
-			break;
-		case 'K':
-			kek = optarg;
-			break;
-		case 'T':
-			td = optarg;
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'h':
-			return cli_help_cmd("crl");
-		default:
+		if (ch != 'v') {
+			if (cli_ca_opt("crl", ch, optarg, &opt, &rc) == -1)
+				return rc;
+		} else if (cli_parse_duration(optarg, &validity) == -1) {
+			cli_warnx("crl: --validity %s: expected a duration "
+			    "such as 24h", optarg);
 			return cli_usage_cmd("crl");
 		}
 	}
@@ -68,8 +54,11 @@ cli_cmd_crl(int argc, char *argv[], const struct cli_global *g)
 		cli_warnx("crl: unexpected argument %s", argv[optind]);
 		return cli_usage_cmd("crl");
 	}
-	if ((rc = cli_ca_open("crl", g, kek, false, &db, &k)) != CLI_EXIT_OK)
-		return rc;
+	td = opt.td;
+	out = opt.out;
+	if ((rc = cli_ca_open("crl", g, opt.kek, false, &db, &k)) !=
+	    CLI_EXIT_OK)
+		goto done;
 	if ((ids = json_array()) == NULL) {
 		mc_err_set(&e, MC_ST_NOMEM, 0, "out of memory");
 		goto fail;

@@ -159,11 +159,13 @@ issue_one(struct issue_run *r, const struct ca_issue_req *q, int lineno,
 	return r->n == CHUNK ? flush(r, e) : 0;
 }
 
+/* Issues one identity per line of path, with the options of tmpl. */
 static int
-run_batch(struct issue_run *r, const char *path, struct ca_issue_req *q,
-    struct mc_err *e)
+run_batch(struct issue_run *r, const char *path,
+    const struct ca_issue_req *tmpl, struct mc_err *e)
 {
 	char line[LINE_MAX_LEN], *s, *slash;
+	struct ca_issue_req q; /* points into line: lives no longer */
 	FILE *fp;
 	size_t len;
 	int lineno = 0, ret = -1;
@@ -185,20 +187,20 @@ run_batch(struct issue_run *r, const char *path, struct ca_issue_req *q,
 		s = line + strspn(line, " \t");
 		if (*s == '\0' || *s == '#')
 			continue;
-		q->spiffe_id = q->ns = q->sa = NULL;
+		q = *tmpl;
 		if (strncmp(s, "spiffe://", 9) == 0)
-			q->spiffe_id = s;
+			q.spiffe_id = s;
 		else if ((slash = strchr(s, '/')) != NULL) {
 			*slash = '\0';
-			q->ns = s;
-			q->sa = slash + 1;
+			q.ns = s;
+			q.sa = slash + 1;
 		} else {
 			mc_err_set(e, MC_ST_PARSE, 0, "%s: line %d: expected "
 			    "spiffe://... or namespace/account", path, lineno);
 			goto out;
 		}
-		q->now = (int64_t)time(NULL);
-		if (issue_one(r, q, lineno, e) == -1) {
+		q.now = (int64_t)time(NULL);
+		if (issue_one(r, &q, lineno, e) == -1) {
 			mc_err_prefix(e, "%s", path);
 			goto out;
 		}
@@ -209,7 +211,6 @@ run_batch(struct issue_run *r, const char *path, struct ca_issue_req *q,
 	}
 	ret = flush(r, e);
 out:
-	q->spiffe_id = q->ns = q->sa = NULL; /* they pointed into line */
 	fclose(fp);
 	return ret;
 }
@@ -218,23 +219,17 @@ int
 cli_cmd_issue(int argc, char *argv[], const struct cli_global *g)
 {
 	static const struct option longopts[] = {
-		{ "id", required_argument, NULL, 'i' },
-		{ "ns", required_argument, NULL, 'n' },
-		{ "sa", required_argument, NULL, 's' },
-		{ "ttl", required_argument, NULL, 't' },
+		CLI_CA_LONGOPTS_IDENTITY,
+		CLI_CA_LONGOPTS_COMMON,
 		{ "key-type", required_argument, NULL, 'k' },
-		{ "dns", required_argument, NULL, 'd' },
 		{ "batch", required_argument, NULL, 'b' },
-		{ "kek", required_argument, NULL, 'K' },
-		{ "trust-domain", required_argument, NULL, 'T' },
 		{ "out-dir", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct issue_run r; /* large: the pending chunk */
-	const char *dns[CA_SIGN_MAX_DNS];
-	const char *kek = NULL, *batch = NULL, *td = CA_DEFAULT_TRUST_DOMAIN;
-	struct ca_issue_req q = { 0 };
+	struct cli_ca_opts opt;
+	const char *batch = NULL;
+	struct ca_issue_req q;
 	struct ca_authority *a = NULL;
 	struct ca_signer *s = NULL;
 	struct ca_kek k;
@@ -244,62 +239,26 @@ cli_cmd_issue(int argc, char *argv[], const struct cli_global *g)
 	memset(&k, 0, sizeof(k));
 	memset(&r, 0, sizeof(r));
 	r.first_json = true;
-	q.dns = dns;
+	cli_ca_opts_init(&opt, &q);
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'i':
-			q.spiffe_id = optarg;
-			break;
-		case 'n':
-			q.ns = optarg;
-			break;
-		case 's':
-			q.sa = optarg;
-			break;
-		case 't':
-			if (cli_parse_duration(optarg, &q.ttl) == -1) {
-				cli_warnx("issue: --ttl %s: expected a duration "
-				    "such as 24h or 90d", optarg);
-				return cli_usage_cmd("issue");
-			}
-			break;
 		case 'k':
 			if (ca_key_type_parse(optarg, &q.key_type, &e) == -1) {
 				cli_warnx("issue: %s", e.msg);
 				return cli_usage_cmd("issue");
 			}
 			break;
-		case 'd':
-			if (q.ndns == CA_SIGN_MAX_DNS) {
-				cli_warnx("issue: at most %d --dns names",
-				    CA_SIGN_MAX_DNS);
-				return cli_usage_cmd("issue");
-			}
-			dns[q.ndns++] = optarg;
-			break;
 		case 'b':
 			batch = optarg;
 			break;
-		case 'K':
-			kek = optarg;
-			break;
-		case 'T':
-			td = optarg;
-			break;
-		case 'o':
-			r.out_dir = optarg;
-			break;
-		case 'h':
-			return cli_help_cmd("issue");
 		default:
-			return cli_usage_cmd("issue");
+			if (cli_ca_opt("issue", ch, optarg, &opt, &rc) == -1)
+				return rc;
 		}
 	}
-	if (optind != argc || r.out_dir == NULL ||
-	    (batch != NULL) == (q.spiffe_id != NULL || q.ns != NULL ||
-	    q.sa != NULL) || (q.spiffe_id != NULL && (q.ns != NULL ||
-	    q.sa != NULL)) || (batch == NULL && q.spiffe_id == NULL &&
-	    (q.ns == NULL || q.sa == NULL))) {
+	r.out_dir = opt.out;
+	if (optind != argc || r.out_dir == NULL || (batch != NULL ?
+	    cli_ca_has_identity(&q) : !cli_ca_is_one_identity(&q))) {
 		cli_warnx("issue: give --out-dir and one of --id, --ns with "
 		    "--sa, or --batch");
 		return cli_usage_cmd("issue");
@@ -308,15 +267,15 @@ cli_cmd_issue(int argc, char *argv[], const struct cli_global *g)
 	r.batch = batch != NULL;
 	mc_buf_init(&r.chain, 1 << 20);
 	mc_buf_init(&r.bundle, 1 << 22);
-	if ((rc = cli_ca_open("issue", g, kek, false, &r.db, &k)) !=
+	if ((rc = cli_ca_open("issue", g, opt.kek, false, &r.db, &k)) !=
 	    CLI_EXIT_OK)
 		goto out;
 	if (mkdir_0755(r.out_dir, &e) == -1 ||
-	    ca_authority_load_active(r.db, &k, td, &a, &e) == -1 ||
+	    ca_authority_load_active(r.db, &k, opt.td, &a, &e) == -1 ||
 	    (s = ca_authority_signer(a, &e)) == NULL ||
 	    (r.is = ca_issuer_new(s, a->id, NULL, &e)) == NULL ||
 	    ca_authority_chain_pem(a, &r.chain, &e) == -1 ||
-	    ca_bundle_pem(r.db, td, &r.bundle, &e) == -1 ||
+	    ca_bundle_pem(r.db, opt.td, &r.bundle, &e) == -1 ||
 	    mc_buf_puts(&r.chain, "", &e) == -1) {
 		rc = cli_ca_fail("issue", &e);
 		goto out;

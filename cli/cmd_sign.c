@@ -22,20 +22,13 @@ int
 cli_cmd_sign(int argc, char *argv[], const struct cli_global *g)
 {
 	static const struct option longopts[] = {
-		{ "id", required_argument, NULL, 'i' },
-		{ "ns", required_argument, NULL, 'n' },
-		{ "sa", required_argument, NULL, 's' },
-		{ "ttl", required_argument, NULL, 't' },
-		{ "dns", required_argument, NULL, 'd' },
-		{ "kek", required_argument, NULL, 'K' },
-		{ "trust-domain", required_argument, NULL, 'T' },
+		CLI_CA_LONGOPTS_IDENTITY,
+		CLI_CA_LONGOPTS_COMMON,
 		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dns[CA_SIGN_MAX_DNS];
-	const char *kek = NULL, *td = CA_DEFAULT_TRUST_DOMAIN, *out = NULL;
-	struct ca_issue_req q = { 0 };
+	struct cli_ca_opts opt;
+	struct ca_issue_req q;
 	struct ca_authority *a = NULL;
 	struct ca_signer *s = NULL;
 	struct ca_issuer *is = NULL;
@@ -44,6 +37,7 @@ cli_cmd_sign(int argc, char *argv[], const struct cli_global *g)
 	struct ca_kek k;
 	struct mc_buf csr, chain;
 	struct mc_err e = { 0 };
+	const char *out;
 	json_t *o;
 	int ch, rc;
 
@@ -51,61 +45,25 @@ cli_cmd_sign(int argc, char *argv[], const struct cli_global *g)
 	memset(&v, 0, sizeof(v));
 	mc_buf_init(&csr, CA_CSR_MAX);
 	mc_buf_init(&chain, 1 << 20);
-	q.dns = dns;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'i':
-			q.spiffe_id = optarg;
-			break;
-		case 'n':
-			q.ns = optarg;
-			break;
-		case 's':
-			q.sa = optarg;
-			break;
-		case 't':
-			if (cli_parse_duration(optarg, &q.ttl) == -1) {
-				cli_warnx("sign: --ttl %s: expected a duration "
-				    "such as 24h", optarg);
-				return cli_usage_cmd("sign");
-			}
-			break;
-		case 'd':
-			if (q.ndns == CA_SIGN_MAX_DNS) {
-				cli_warnx("sign: at most %d --dns names",
-				    CA_SIGN_MAX_DNS);
-				return cli_usage_cmd("sign");
-			}
-			dns[q.ndns++] = optarg;
-			break;
-		case 'K':
-			kek = optarg;
-			break;
-		case 'T':
-			td = optarg;
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'h':
-			return cli_help_cmd("sign");
-		default:
-			return cli_usage_cmd("sign");
-		}
-	}
-	if (argc - optind != 1 || (q.spiffe_id != NULL) == (q.ns != NULL ||
-	    q.sa != NULL) || (q.spiffe_id == NULL && (q.ns == NULL ||
-	    q.sa == NULL))) {
+	cli_ca_opts_init(&opt, &q);
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+		if (cli_ca_opt("sign", ch, optarg, &opt, &rc) == -1)
+			return rc;
+	if (argc - optind != 1 || !cli_ca_is_one_identity(&q)) {
 		cli_warnx("sign: give one CSR file and either --id or --ns "
 		    "with --sa");
 		return cli_usage_cmd("sign");
 	}
-	if (mc_buf_read_file(&csr, argv[optind], &e) == -1)
-		return cli_ca_fail("sign", &e);
-	if ((rc = cli_ca_open("sign", g, kek, false, &db, &k)) != CLI_EXIT_OK)
+	out = opt.out;
+	if (mc_buf_read_file(&csr, argv[optind], &e) == -1) {
+		rc = cli_ca_fail("sign", &e);
+		goto out;
+	}
+	if ((rc = cli_ca_open("sign", g, opt.kek, false, &db, &k)) !=
+	    CLI_EXIT_OK)
 		goto out;
 	q.now = (int64_t)time(NULL);
-	if (ca_authority_load_active(db, &k, td, &a, &e) == -1 ||
+	if (ca_authority_load_active(db, &k, opt.td, &a, &e) == -1 ||
 	    (s = ca_authority_signer(a, &e)) == NULL ||
 	    (is = ca_issuer_new(s, a->id, NULL, &e)) == NULL ||
 	    ca_issue_csr(is, &q, csr.data, csr.len, &v, &e) == -1 ||
