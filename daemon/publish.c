@@ -9,6 +9,7 @@
  * must be exactly the account's. Key material is never copied into an
  * error or log message.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -99,7 +100,10 @@ daemon_secret_build(enum daemon_secret_format f, const char *ns,
 		goto nomem;
 	data = json_object_get(s, "data");
 	meta = json_object_get(s, "metadata");
-	(void)meta;
+	if (l->superseded != NULL && l->superseded[0] != '\0' &&
+	    json_object_set_new(json_object_get(meta, "annotations"),
+	    DAEMON_ANNOT_SUPERSEDED, json_string(l->superseded)) == -1)
+		goto nomem;
 	if (set_b64(data, tls ? "tls.crt" : "cert-chain.pem", l->chain_pem,
 	    false) == -1 ||
 	    set_b64(data, tls ? "tls.key" : "key.pem", l->key_pem, true) ==
@@ -113,6 +117,94 @@ nomem:
 	mc_err_set(e, MC_ST_NOMEM, 0, "secret %s/%s: out of memory", ns,
 	    name);
 	return NULL;
+}
+
+int
+daemon_serial_norm(const char *in, char *out, size_t outlen)
+{
+	char digits[CA_SERIAL_HEX];
+	size_t n = 0, seen = 0, i;
+	char ch;
+
+	if (in == NULL || outlen < CA_SERIAL_HEX)
+		return -1;
+	if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X'))
+		in += 2;
+	for (i = 0; in[i] != '\0'; i++) {
+		ch = in[i];
+		if (ch == ':')
+			continue;
+		if (ch >= 'A' && ch <= 'F')
+			ch = (char)(ch - 'A' + 'a');
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return -1;
+		seen++;
+		if (n == 0 && ch == '0')
+			continue; /* a leading zero */
+		if (n == CA_SERIAL_HEX - 1)
+			return -1;
+		digits[n++] = ch;
+	}
+	if (seen == 0)
+		return -1;
+	/* RFC 5280 4.1.2.2: a serial is a positive integer; ours have 16
+	 * octets (ca/signer.h), which the ledger writes as 32 digits. */
+	memset(out, '0', CA_SERIAL_HEX - 1 - n);
+	memcpy(out + CA_SERIAL_HEX - 1 - n, digits, n);
+	out[CA_SERIAL_HEX - 1] = '\0';
+	return 0;
+}
+
+size_t
+daemon_pending_parse(const char *s, struct daemon_pending *out, size_t max)
+{
+	char tok[128], ser[64];
+	size_t n = 0, len;
+	long long na, due;
+	int used;
+
+	while (s != NULL && *s != '\0' && n < max) {
+		s += strspn(s, " \t\n");
+		len = strcspn(s, " \t\n");
+		if (len == 0)
+			break;
+		if (len < sizeof(tok)) {
+			memcpy(tok, s, len);
+			tok[len] = '\0';
+			used = 0;
+			if (sscanf(tok, "%63[0-9a-fA-F]:%lld:%lld%n", ser, &na,
+			    &due, &used) == 3 && (size_t)used == len &&
+			    na > 0 && due > 0 && daemon_serial_norm(ser,
+			    out[n].serial, sizeof(out[n].serial)) == 0) {
+				out[n].not_after = na;
+				out[n].due = due;
+				n++;
+			}
+		}
+		s += len;
+	}
+	return n;
+}
+
+int
+daemon_pending_format(const struct daemon_pending *v, size_t n, char *buf,
+    size_t len)
+{
+	size_t i, off = 0;
+	int w;
+
+	if (len == 0)
+		return -1;
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		w = snprintf(buf + off, len - off, "%s%s:%lld:%lld",
+		    i > 0 ? " " : "", v[i].serial, (long long)v[i].not_after,
+		    (long long)v[i].due);
+		if (w < 0 || (size_t)w >= len - off)
+			return -1;
+		off += (size_t)w;
+	}
+	return 0;
 }
 
 json_t *

@@ -30,6 +30,7 @@
 #define DAEMON_MANAGED_SELECTOR "app.kubernetes.io/managed-by=meshca"
 #define DAEMON_ANNOT_SA "istio.io/service-account.name"
 #define DAEMON_ANNOT_SERIAL "meshca.io/serial"
+#define DAEMON_ANNOT_SUPERSEDED "meshca.io/superseded"
 #define DAEMON_BUNDLE_CM "meshca-ca-bundle"
 #define DAEMON_CA_SECRET "meshca-ca"
 #define DAEMON_REVOCATIONS_CM "meshca-revocations"
@@ -43,6 +44,7 @@ struct daemon_leaf {
 	const char *key_pem;   /* secret */
 	const char *root_pem;  /* the trust bundle */
 	const char *serial;    /* hex, for the annotation */
+	const char *superseded; /* DAEMON_ANNOT_SUPERSEDED, or NULL */
 };
 
 /*
@@ -100,6 +102,45 @@ enum daemon_check daemon_secret_check(const json_t *secret,
  * new NUL-terminated buffer (mc_free), or NULL when there is none.
  */
 char *daemon_secret_leaf_pem(const json_t *secret, size_t *len);
+
+/*
+ * Superseded leaves awaiting their revocation, recorded in the Secret
+ * that replaced them (annotation DAEMON_ANNOT_SUPERSEDED), so that the
+ * pending revocation is written in the same request that retires the
+ * old leaf, and whichever replica leads next finds it in the cluster.
+ * The value is a list of "SERIAL:NOTAFTER:DUE" separated by blanks:
+ * the ledger's serial form, the leaf's notAfter and the time its
+ * revocation is due (Unix seconds).
+ */
+#define DAEMON_PENDING_MAX 16 /* entries kept per Secret */
+
+struct daemon_pending {
+	char serial[40];
+	int64_t not_after;
+	int64_t due;
+};
+
+/*
+ * Parses s (may be NULL) into at most max entries of out; an entry that
+ * is not of the form above (serial normalized by daemon_serial_norm) is
+ * skipped. Returns the number of entries stored.
+ */
+size_t daemon_pending_parse(const char *s, struct daemon_pending *out,
+    size_t max);
+
+/* Formats n entries into buf (len bytes); -1 when it does not fit. */
+int daemon_pending_format(const struct daemon_pending *v, size_t n,
+    char *buf, size_t len);
+
+/*
+ * The ledger's form of a serial number written by a person or another
+ * tool: hex digits, in either case, with or without colons (as openssl
+ * prints them) or a 0x prefix, with or without leading zeros; out (at
+ * least 33 bytes) gets lowercase hex, zero-padded to the 32 digits of a
+ * 128-bit serial (ca_serial_hex). -1 when in is empty, not hex or has
+ * more than 32 significant digits.
+ */
+int daemon_serial_norm(const char *in, char *out, size_t outlen);
 
 /* Standard base64 of n bytes (RFC 4648 §4) into a new string (mc_free);
  * NULL when out of memory. */

@@ -9,9 +9,10 @@
   2. N ServiceAccounts are loaded into the emulator the same way, across
      N/1000 namespaces; meshcad (one replica, empty ledger) is started
      cold and the clock runs until the emulator holds one Secret per
-     managed account (its /_emulator/stats object count, confirmed by a
-     labelled list); a random sample of SAMPLE Secrets is then checked in
-     full (meshca verify --id, key against leaf, annotation).
+     managed account (its /_emulator/stats object count; a labelled
+     list then confirms it, off the clock); a random sample of SAMPLE
+     Secrets is then checked in full (meshca verify --id, key against
+     leaf, annotation).
   3. peak RSS (VmHWM), idle CPU over IDLE_SECONDS, then 10% of the
      accounts deleted and the CRL's size once it lists them all.
 
@@ -134,10 +135,14 @@ def main():
                              % r.proc.returncode)
         peak_rss = max(peak_rss, sl.proc_status(pid)["VmHWM"])
         if emu.stats()["objects"].get("secrets", 0) >= target:
+            # the clock stops at the count; the labelled list that
+            # confirms it (10,000 Secrets, tens of MB of JSON from the
+            # emulator) is not meshcad's time
+            at = time.monotonic() - t0
             secs = [s for s in emu.list("/api/v1/secrets", sl.LABEL)
                     if s["metadata"]["name"].startswith(sl.PREFIX)]
             if len(secs) >= len(sas):
-                done = time.monotonic() - t0
+                done = at
                 break
         time.sleep(0.1)
     if done is None:
