@@ -924,12 +924,35 @@ test_load_bundle_file(void **state)
 struct race {
 	char *pem;
 	size_t len;
+	int rounds;
 	int ok;
 	int untrusted;
 	int other;
 };
 
 static atomic_int race_done;
+
+/*
+ * Verifications per thread: RACE_ROUNDS, or MC_TEST_ROUNDS from the
+ * environment. tools/torture.sh sets a few: every N it fails re-runs
+ * the whole race, and the allocation sites are all reached in the first
+ * rounds.
+ */
+#define RACE_ROUNDS 300
+
+static int
+race_rounds(void)
+{
+	const char *s = getenv("MC_TEST_ROUNDS");
+	char *end;
+	long v;
+
+	if (s == NULL || *s == '\0')
+		return RACE_ROUNDS;
+	v = strtol(s, &end, 10);
+	return *end == '\0' && v > 0 && v <= RACE_ROUNDS ? (int)v :
+	    RACE_ROUNDS;
+}
 
 static void *
 race_thread(void *arg)
@@ -938,7 +961,7 @@ race_thread(void *arg)
 	struct meshca_error err;
 	int i;
 
-	for (i = 0; i < 300; i++) {
+	for (i = 0; i < r->rounds; i++) {
 		switch (meshca_verify_chain_pem(F.v, r->pem, r->len, NULL,
 		    &err)) {
 		case MESHCA_OK:
@@ -968,6 +991,7 @@ test_reload_race(void **state)
 	size_t len;
 	char *pem;
 	int i, ok = 0, untrusted = 0, swaps = 0, reload_failed = 0;
+	int rounds = race_rounds();
 
 	(void)state;
 	pki_leaf(ID_A, &F.root, &leaf);
@@ -978,10 +1002,11 @@ test_reload_race(void **state)
 	for (i = 0; i < 4; i++) {
 		r[i].pem = pem;
 		r[i].len = len;
+		r[i].rounds = rounds;
 		assert_int_equal(pthread_create(&t[i], NULL, race_thread,
 		    &r[i]), 0);
 	}
-	/* Swap until every verifier thread is done (bounded: 300 checks
+	/* Swap until every verifier thread is done (bounded: RACE_ROUNDS checks
 	 * each), pausing so both bundles are seen. */
 	while (atomic_load(&race_done) < 4) {
 		if (meshca_verifier_set_bundle(F.v, swaps++ % 2 ? F.bundle :
@@ -997,11 +1022,14 @@ test_reload_race(void **state)
 		ok += r[i].ok;
 		untrusted += r[i].untrusted;
 	}
-	assert_int_equal(ok + untrusted, 4 * 300);
+	assert_int_equal(ok + untrusted, 4 * rounds);
 	print_message("reload race: %d swaps, %d OK, %d untrusted\n", swaps,
 	    ok, untrusted);
-	assert_true(ok > 0);
-	assert_true(untrusted > 0);
+	/* A short run may see one bundle only. */
+	if (rounds >= RACE_ROUNDS) {
+		assert_true(ok > 0);
+		assert_true(untrusted > 0);
+	}
 	meshca_bundle_free(only2);
 	free(pem);
 	pki_cert_clear(&leaf);

@@ -22,13 +22,24 @@
  * the next EVP_PKEY_Q_keygen), which would bury our findings under its
  * own. Every allocation after that, made for our calls, is fair game.
  *
+ * With MC_TEST_FILTER=NAME, a cmocka test binary runs only the test
+ * cases whose name matches NAME (cmocka_set_test_filter() glob), in any
+ * process that has libcmocka loaded, hooked or not: cmocka 1.1 reads no
+ * filter from the environment, and the driver must run one case at a
+ * time without a change to each test's main(). The symbol is looked up,
+ * not linked, so processes without cmocka (timeout(1), openssl(1)) are
+ * left alone.
+ *
  * The environment is the driver's and trusted; a malformed number means
  * "never fail".
  */
-#define _GNU_SOURCE /* program_invocation_short_name */
+#define _GNU_SOURCE /* program_invocation_short_name, RTLD_DEFAULT */
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,20 +54,59 @@ static atomic_ulong ossl_n;
 static unsigned long ossl_limit; /* 0: never fail */
 static bool ossl_hooked;
 
+/*
+ * Allocation sites, with MC_OSSL_SITES_FILE: the N at which each one
+ * (OpenSSL's file and line; for jansson, the return address) first
+ * allocates. Failing each site once is how the bounded walk covers the
+ * error paths after every kind of allocation without walking every N.
+ * Open addressing, never resized: sites past the table are not recorded.
+ */
+#define SITES_MAX 8192
+struct site {
+	const void *key;
+	long line;
+	unsigned long n;
+};
+static struct site *sites;
+static pthread_mutex_t sites_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+site_note(const void *key, long line, unsigned long n)
+{
+	size_t h, i;
+
+	if (sites == NULL)
+		return;
+	h = ((size_t)(uintptr_t)key * 31 + (size_t)line) * 2654435761u;
+	pthread_mutex_lock(&sites_lock);
+	for (i = 0; i < SITES_MAX; i++) {
+		struct site *st = &sites[(h + i) % SITES_MAX];
+
+		if (st->n == 0) {
+			st->key = key;
+			st->line = line;
+			st->n = n;
+			break;
+		}
+		if (st->key == key && st->line == line)
+			break;
+	}
+	pthread_mutex_unlock(&sites_lock);
+}
+
 static int
-ossl_should_fail(void)
+ossl_should_fail_at(const void *key, long line)
 {
 	unsigned long n = atomic_fetch_add(&ossl_n, 1) + 1;
 
+	site_note(key, line, n);
 	return ossl_limit > 0 && n >= ossl_limit;
 }
 
 static void *
 ossl_malloc(size_t num, const char *file, int line)
 {
-	(void)file;
-	(void)line;
-	if (ossl_should_fail())
+	if (ossl_should_fail_at(file, line))
 		return NULL;
 	return malloc(num == 0 ? 1 : num);
 }
@@ -64,14 +114,12 @@ ossl_malloc(size_t num, const char *file, int line)
 static void *
 ossl_realloc(void *p, size_t num, const char *file, int line)
 {
-	(void)file;
-	(void)line;
 	/* CRYPTO_realloc(p, 0) frees; that is not an allocation. */
 	if (num == 0) {
 		free(p);
 		return NULL;
 	}
-	if (ossl_should_fail())
+	if (ossl_should_fail_at(file, line))
 		return NULL;
 	return realloc(p, num);
 }
@@ -87,7 +135,7 @@ ossl_free(void *p, const char *file, int line)
 static void *
 json_fail_malloc(size_t n)
 {
-	if (ossl_should_fail())
+	if (ossl_should_fail_at(__builtin_return_address(0), 0))
 		return NULL;
 	return malloc(n == 0 ? 1 : n);
 }
@@ -97,13 +145,13 @@ static void
 ossl_warm_up(void)
 {
 	static const char *const keys[] = { "EC", "RSA", "ED25519" };
-	EVP_PKEY_CTX *ctx;
+	const uint64_t init = OPENSSL_INIT_LOAD_CRYPTO_STRINGS |
+	    OPENSSL_INIT_ADD_ALL_CIPHERS | OPENSSL_INIT_ADD_ALL_DIGESTS |
+	    OPENSSL_INIT_LOAD_CONFIG;
 	EVP_MD *md;
 	size_t i;
 
-	OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS |
-	    OPENSSL_INIT_ADD_ALL_CIPHERS | OPENSSL_INIT_ADD_ALL_DIGESTS |
-	    OPENSSL_INIT_LOAD_CONFIG, NULL);
+	OPENSSL_init_crypto(init, NULL);
 	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS, NULL);
 	if ((md = EVP_MD_fetch(NULL, "SHA256", NULL)) != NULL)
 		EVP_MD_free(md);
@@ -113,21 +161,58 @@ ossl_warm_up(void)
 	ERR_clear_error();
 }
 
-static void __attribute__((destructor))
+static void ossl_fail_fini(void) __attribute__((destructor));
+
+static void
 ossl_fail_fini(void)
 {
 	const char *path = getenv("MC_OSSL_COUNT_FILE");
 	FILE *f;
+	size_t i;
 
-	if (!ossl_hooked || path == NULL || *path == '\0' ||
-	    (f = fopen(path, "a")) == NULL)
+	if (!ossl_hooked)
 		return;
-	fprintf(f, "%lu %s\n", atomic_load(&ossl_n),
-	    program_invocation_short_name);
+	if (path != NULL && *path != '\0' && (f = fopen(path, "a")) != NULL) {
+		fprintf(f, "%lu %s\n", atomic_load(&ossl_n),
+		    program_invocation_short_name);
+		fclose(f);
+	}
+	path = getenv("MC_OSSL_SITES_FILE");
+	if (sites == NULL || path == NULL || *path == '\0' ||
+	    (f = fopen(path, "w")) == NULL)
+		return;
+	pthread_mutex_lock(&sites_lock);
+	for (i = 0; i < SITES_MAX; i++)
+		if (sites[i].n != 0 && sites[i].line > 0)
+			fprintf(f, "%lu %s:%ld\n", sites[i].n,
+			    (const char *)sites[i].key, sites[i].line);
+		else if (sites[i].n != 0)
+			fprintf(f, "%lu jansson:%p\n", sites[i].n,
+			    sites[i].key);
+	pthread_mutex_unlock(&sites_lock);
 	fclose(f);
 }
 
-static void __attribute__((constructor))
+static void test_filter_init(void) __attribute__((constructor));
+
+static void
+test_filter_init(void)
+{
+	const char *pattern = getenv("MC_TEST_FILTER");
+	void (*set_filter)(const char *);
+	void *sym;
+
+	if (pattern == NULL || *pattern == '\0' ||
+	    (sym = dlsym(RTLD_DEFAULT, "cmocka_set_test_filter")) == NULL)
+		return;
+	/* POSIX: a data pointer from dlsym() converts to a function's. */
+	memcpy(&set_filter, &sym, sizeof(set_filter));
+	set_filter(pattern);
+}
+
+static void ossl_fail_init(void) __attribute__((constructor));
+
+static void
 ossl_fail_init(void)
 {
 	const char *s = getenv("MC_OSSL_FAIL");
@@ -151,6 +236,8 @@ ossl_fail_init(void)
 		fprintf(stderr, "ossl_fail: CRYPTO_set_mem_functions failed\n");
 	json_set_alloc_funcs(json_fail_malloc, free);
 	ossl_warm_up();
+	if ((s = getenv("MC_OSSL_SITES_FILE")) != NULL && *s != '\0')
+		sites = calloc(SITES_MAX, sizeof(*sites));
 	/* Count, and fail, from here on. */
 	atomic_store(&ossl_n, 0);
 	ossl_limit = limit;
