@@ -28,8 +28,8 @@ b64_digit(unsigned char c)
 }
 
 int
-mc_b64_decode(const char *in, size_t inlen, unsigned flags,
-    unsigned char **out, size_t *outlen, struct mc_err *e)
+mc_b64_decode(const char *in, size_t inlen, unsigned flags, unsigned char **out,
+    size_t *outlen, struct mc_err *e)
 {
 	unsigned char *d = NULL, q[4];
 	size_t i, n = 0, o = 0, pad = 0, seen = 0;

@@ -79,11 +79,14 @@ check_continue(const char *cont)
 	q = b.data + strlen(CONT);
 	for (i = 0, n = 0; q[i] != '\0'; n++) {
 		if (q[i] == '%') {
-			FUZZ_CHECK(hexval(q[i + 1]) >= 0 && hexval(q[i + 2]) >= 0,
+			FUZZ_CHECK(hexval(q[i + 1]) >= 0 &&
+				hexval(q[i + 2]) >= 0,
 			    "%XX escape");
-			FUZZ_CHECK(n < tlen && (unsigned char)cont[n] ==
-			    (hexval(q[i + 1]) << 4 | hexval(q[i + 2])) &&
-			    !is_unreserved((unsigned char)cont[n]),
+			FUZZ_CHECK(n < tlen &&
+				(unsigned char)cont[n] ==
+				    (hexval(q[i + 1]) << 4 |
+					hexval(q[i + 2])) &&
+				!is_unreserved((unsigned char)cont[n]),
 			    "escape decodes to a reserved byte of the token");
 			i += 3;
 		} else {
@@ -153,8 +156,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		}
 		/* k8s/http.c: an empty body is no JSON at all */
-		body = len > 0 ? json_loadb((const char *)p, len, 0, NULL) :
-		    NULL;
+		body =
+		    len > 0 ? json_loadb((const char *)p, len, 0, NULL) : NULL;
 		mc_err_clear(&e);
 		rc = k8s_list_page_parse(body, first, "/api/v1/secrets", &pg,
 		    &e);
@@ -162,18 +165,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(rc == (ok ? 0 : -1), "verdict as jansson reads it");
 		if (rc == -1) {
 			FUZZ_CHECK(e.status == MC_ST_PARSE &&
-			    strncmp(e.msg, "list /api/v1/secrets: ", 22) == 0,
+				strncmp(e.msg, "list /api/v1/secrets: ", 22) ==
+				    0,
 			    "a parse error naming the list");
 			json_decref(body);
 			break;
 		}
 		FUZZ_CHECK(pg.items == NULL ||
-		    pg.items == json_object_get(body, "items"),
+			pg.items == json_object_get(body, "items"),
 		    "items borrowed from the body");
 		FUZZ_CHECK(pg.items == NULL || json_is_array(pg.items),
 		    "items an array");
-		FUZZ_CHECK(pg.rv == json_string_value(json_object_get(
-		    json_object_get(body, "metadata"), "resourceVersion")),
+		FUZZ_CHECK(pg.rv ==
+			json_string_value(json_object_get(json_object_get(body,
+							      "metadata"),
+			    "resourceVersion")),
 		    "rv borrowed from the body");
 		FUZZ_CHECK(!first || pg.rv != NULL, "a first page has an RV");
 		if (pg.items != NULL) {
@@ -183,8 +189,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			expect_n += json_array_size(pg.items);
 		}
-		FUZZ_CHECK(json_array_size(all) == expect_n,
-		    "every item once");
+		FUZZ_CHECK(json_array_size(all) == expect_n, "every item once");
 		first = false;
 		if (pg.cont == NULL || *pg.cont == '\0') {
 			json_decref(body);

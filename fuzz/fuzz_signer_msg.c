@@ -122,12 +122,14 @@ same_req(const struct ca_sign_req *a, const struct ca_sign_req *b)
 
 	FUZZ_CHECK(strcmp(a->spiffe_id, b->spiffe_id) == 0, "same ID");
 	FUZZ_CHECK(a->spki_len == b->spki_len &&
-	    memcmp(a->spki, b->spki, a->spki_len) == 0, "same SPKI");
+		memcmp(a->spki, b->spki, a->spki_len) == 0,
+	    "same SPKI");
 	FUZZ_CHECK(a->ndns == b->ndns, "same DNS count");
 	for (i = 0; i < a->ndns; i++)
 		FUZZ_CHECK(strcmp(a->dns[i], b->dns[i]) == 0, "same DNS name");
 	FUZZ_CHECK(a->not_before == b->not_before &&
-	    a->not_after == b->not_after, "same validity");
+		a->not_after == b->not_after,
+	    "same validity");
 	FUZZ_CHECK(!a->key_checked && !b->key_checked,
 	    "a wire key is never taken as checked");
 }
@@ -164,8 +166,8 @@ fuzz_req(const uint8_t *data, size_t size)
 	FUZZ_CHECK(b.len == size && memcmp(b.data, data, size) == 0,
 	    "request re-encodes to the same bytes");
 	mc_err_clear(&e);
-	if (ca_sign_req_decode((const unsigned char *)b.data, b.len, &m2,
-	    &e) == -1) {
+	if (ca_sign_req_decode((const unsigned char *)b.data, b.len, &m2, &e) ==
+	    -1) {
 		FUZZ_CHECK(e.status == MC_ST_NOMEM, "own encoding decodes");
 		goto out;
 	}
@@ -192,7 +194,7 @@ fuzz_resp_error(const uint8_t *data, size_t size, const struct mc_err *got)
 	FUZZ_CHECK(got->status == data[4] && got->reason == (int)reason,
 	    "the signer's status and reason");
 	FUZZ_CHECK(strlen(got->msg) == mlen &&
-	    memcmp(got->msg, data + 13, mlen) == 0,
+		memcmp(got->msg, data + 13, mlen) == 0,
 	    "the signer's message, up to a NUL");
 	mc_buf_init(&b, size + 1);
 	mc_err_clear(&e);
@@ -201,13 +203,15 @@ fuzz_resp_error(const uint8_t *data, size_t size, const struct mc_err *got)
 		goto out;
 	}
 	FUZZ_CHECK(b.len == 13 + mlen && memcmp(b.data, data, 9) == 0 &&
-	    memcmp(b.data + 13, data + 13, mlen) == 0,
+		memcmp(b.data + 13, data + 13, mlen) == 0,
 	    "error answer re-encodes to the same bytes");
 	mc_err_clear(&e2);
 	FUZZ_CHECK(ca_sign_resp_decode((const unsigned char *)b.data, b.len,
-	    &r2, &e2) == -1, "an error answer decodes as one");
+		       &r2, &e2) == -1,
+	    "an error answer decodes as one");
 	FUZZ_CHECK(e2.status == got->status && e2.reason == got->reason &&
-	    strcmp(e2.msg, got->msg) == 0, "the same error again");
+		strcmp(e2.msg, got->msg) == 0,
+	    "the same error again");
 	ca_sign_resp_clear(&r2);
 out:
 	mc_buf_free(&b);
@@ -239,10 +243,12 @@ fuzz_resp(const uint8_t *data, size_t size)
 		return;
 	}
 	FUZZ_CHECK(r.der != NULL && r.der_len > 0 &&
-	    r.der_len <= CA_SIGN_MAX_DER, "a certificate within bounds");
+		r.der_len <= CA_SIGN_MAX_DER,
+	    "a certificate within bounds");
 	ca_serial_hex(r.serial, hex);
-	FUZZ_CHECK(strcmp(hex, r.serial_hex) == 0 && strlen(hex) ==
-	    2 * CA_SERIAL_LEN, "serial_hex is the serial's");
+	FUZZ_CHECK(strcmp(hex, r.serial_hex) == 0 &&
+		strlen(hex) == 2 * CA_SERIAL_LEN,
+	    "serial_hex is the serial's");
 	FUZZ_CHECK(r.clamped == (data[4 + 1 + CA_SERIAL_LEN] != 0),
 	    "clamped flag");
 	mc_buf_init(&b, size + 1);
@@ -252,21 +258,23 @@ fuzz_resp(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(b.len == size, "response re-encodes to the same length");
 	FUZZ_CHECK(memcmp(b.data, data, 5 + CA_SERIAL_LEN) == 0 &&
-	    (unsigned char)b.data[5 + CA_SERIAL_LEN] == (r.clamped ? 1 : 0) &&
-	    memcmp(b.data + 6 + CA_SERIAL_LEN, data + 6 + CA_SERIAL_LEN,
-	    size - 6 - CA_SERIAL_LEN) == 0,
+		(unsigned char)b.data[5 + CA_SERIAL_LEN] ==
+		    (r.clamped ? 1 : 0) &&
+		memcmp(b.data + 6 + CA_SERIAL_LEN, data + 6 + CA_SERIAL_LEN,
+		    size - 6 - CA_SERIAL_LEN) == 0,
 	    "response re-encodes to the same bytes (flag as 0 or 1)");
 	mc_err_clear(&e);
 	if (ca_sign_resp_decode((const unsigned char *)b.data, b.len, &r2,
-	    &e) == -1) {
+		&e) == -1) {
 		FUZZ_CHECK(e.status == MC_ST_NOMEM, "own encoding decodes");
 		goto out;
 	}
 	FUZZ_CHECK(r2.der_len == r.der_len &&
-	    memcmp(r2.der, r.der, r.der_len) == 0 &&
-	    memcmp(r2.serial, r.serial, CA_SERIAL_LEN) == 0 &&
-	    r2.clamped == r.clamped && r2.not_before == r.not_before &&
-	    r2.not_after == r.not_after, "the same response again");
+		memcmp(r2.der, r.der, r.der_len) == 0 &&
+		memcmp(r2.serial, r.serial, CA_SERIAL_LEN) == 0 &&
+		r2.clamped == r.clamped && r2.not_before == r.not_before &&
+		r2.not_after == r.not_after,
+	    "the same response again");
 	ca_sign_resp_clear(&r2);
 out:
 	mc_buf_free(&b);

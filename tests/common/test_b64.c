@@ -33,8 +33,8 @@ __wrap_mc_malloc(size_t n)
 	return fail_malloc ? NULL : __real_mc_malloc(n);
 }
 
-#define K8S MC_B64_SKIP_CRLF   /* k8s/config.c k8s_base64_decode */
-#define X5C MC_B64_NONEMPTY    /* spiffe/bundle_json.c x5c */
+#define K8S MC_B64_SKIP_CRLF /* k8s/config.c k8s_base64_decode */
+#define X5C MC_B64_NONEMPTY  /* spiffe/bundle_json.c x5c */
 
 static int
 dec(const char *in, size_t len, unsigned flags, unsigned char **out,
@@ -81,9 +81,13 @@ static void
 test_rfc4648_vectors(void **state)
 {
 	static const char *const v[][2] = {
-		{ "Zg==", "f" }, { "Zm8=", "fo" }, { "Zm9v", "foo" },
-		{ "Zm9vYg==", "foob" }, { "Zm9vYmE=", "fooba" },
-		{ "Zm9vYmFy", "foobar" }, { "+/+/", "\xfb\xff\xbf" },
+		{ "Zg==", "f" },
+		{ "Zm8=", "fo" },
+		{ "Zm9v", "foo" },
+		{ "Zm9vYg==", "foob" },
+		{ "Zm9vYmE=", "fooba" },
+		{ "Zm9vYmFy", "foobar" },
+		{ "+/+/", "\xfb\xff\xbf" },
 	};
 	size_t i;
 
