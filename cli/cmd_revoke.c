@@ -13,7 +13,8 @@
  * serial of meshca's size in hex (colons and leading zeros as openssl
  * prints them are accepted and normalised), the ID must parse as a
  * SPIFFE ID. What the API server answers is only reported, except the
- * published CRL, which is parsed to confirm a serial's revocation.
+ * published CRL, which is parsed (not verified: it is the cluster's copy,
+ * trusted as the API server is) to confirm a serial's revocation.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -403,10 +404,14 @@ wait_handled(struct cli_kube *k, const struct cluster_req *r, int *rc)
 	return w;
 }
 
-/* Prints what was filed and, after --wait, what became of it. */
+/*
+ * Prints, after --wait, what became of the request (the text line saying
+ * it was filed came first), or with --json the one object; returns the
+ * exit status, rc after W_ERROR (the error is reported already).
+ */
 static int
 report(const struct cli_global *g, const struct cluster_req *r,
-    enum waited w)
+    enum waited w, int rc)
 {
 	json_t *o;
 
@@ -420,13 +425,12 @@ report(const struct cli_global *g, const struct cluster_req *r,
 		if (o != NULL && r->id != NULL)
 			json_object_set_new(o, "spiffe_id", json_string(r->id));
 		if (o != NULL)
-			json_object_set_new(o, "handled", w == W_NOWAIT ?
-			    json_null() : json_boolean(w == W_HANDLED));
+			json_object_set_new(o, "handled", w == W_NOWAIT ||
+			    w == W_ERROR ? json_null() :
+			    json_boolean(w == W_HANDLED));
 		if (cli_print_json("revoke", o) != CLI_EXIT_OK)
 			return CLI_EXIT_INTERNAL;
 	} else {
-		printf("filed %s: %s in configmap %s/%s\n", r->key, r->value,
-		    r->ns, REVOKE_CM);
 		if (w == W_HANDLED && r->serial != NULL)
 			printf("handled: %s is in the CRL of configmap "
 			    "%s/%s\n", r->serial, r->ns, REVOKE_BUNDLE_CM);
@@ -445,6 +449,9 @@ report(const struct cli_global *g, const struct cluster_req *r,
 		    "filed (is meshcad running, with a leader, in namespace "
 		    "%s?)", r->key, r->wait_s, r->ns);
 		return REVOKE_EXIT_PENDING;
+	case W_ERROR:
+		cli_warnx("revoke: %s was filed: do not file it again", r->key);
+		return rc;
 	default:
 		return CLI_EXIT_OK;
 	}
@@ -505,11 +512,15 @@ revoke_cluster(const struct cli_global *g, struct cluster_req *r)
 	}
 	if ((rc = file_request(k, r)) != CLI_EXIT_OK)
 		goto out;
-	if (r->wait_s >= 0 && (w = wait_handled(k, r, &rc)) == W_ERROR) {
-		cli_warnx("revoke: %s was filed: do not file it again", r->key);
-		goto out;
+	if (!g->json) {
+		/* at once: --wait may take a while */
+		printf("filed %s: %s in configmap %s/%s\n", r->key, r->value,
+		    r->ns, REVOKE_CM);
+		fflush(stdout);
 	}
-	rc = report(g, r, w);
+	if (r->wait_s >= 0)
+		w = wait_handled(k, r, &rc);
+	rc = report(g, r, w, rc);
 out:
 	cli_kube_close(k);
 	meshca_id_free(parsed);

@@ -128,6 +128,21 @@ else
 	bad revoke_wait_pending "$(entries idle)"
 fi
 
+# a user who may patch but not get: the request is filed, --wait says
+# so and why it cannot follow it
+emu_admin /_emulator/faults '{"status":403,"count":1,"method":"GET",
+    "path_contains":"/namespaces/idle/configmaps/meshca-revocations"}' \
+    >/dev/null
+if run noget 1 $K revoke --ca-namespace idle --wait=5 \
+    --id "spiffe://$TD/ns/shop/sa/sa-4" &&
+    has noget out "filed req-" &&
+    has noget err "get configmap idle/meshca-revocations: forbidden (403)" &&
+    has noget err "was filed: do not file it again"; then
+	ok revoke_wait_forbidden
+else
+	bad revoke_wait_forbidden "no clear error"
+fi
+
 # 6. five operators at once, the ConfigMap not there yet: one create
 # wins, the others get AlreadyExists and patch; every request kept
 kubectl create namespace busy >/dev/null
