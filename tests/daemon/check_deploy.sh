@@ -177,6 +177,14 @@ no_watch() {
 	    grep -q '"watches_open": *0[,}]'
 }
 wait_for 10 no_watch || fail "meshcad's watches still open"
+# the emulator logs a request just after answering it: wait until the
+# log stops growing (nothing else talks to it meanwhile)
+settled() {
+	_a=$(wc -l <"$tmp/requests.log")
+	sleep 0.3
+	[ "$(wc -l <"$tmp/requests.log")" = "$_a" ]
+}
+wait_for 10 settled || fail "the request log does not settle"
 n=$(wc -l <"$tmp/requests.log")
 # the operator, while no meshcad runs: this script removes the entry as
 # the leader would, and the CRL already lists the serial
@@ -190,6 +198,7 @@ wait_for 10 has_req || fail "meshca revoke filed nothing"
 kubectl -n meshca-system patch configmap meshca-revocations --type merge \
     -p '{"data":null}' >/dev/null
 wait "$cpid" || fail "meshca revoke --wait did not see its serial handled"
+wait_for 10 settled || fail "the request log does not settle"
 # meshcad's requests, then the operator's (meshca/ is both user agents;
 # kubectl's and the admin curl's are left out)
 awk -v n="$n" '$7 ~ /^meshca\// && $2 != 0 {
