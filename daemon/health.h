@@ -9,7 +9,9 @@
  *   GET /metrics  the registry in Prometheus text format 0.0.4.
  * HEAD is answered like GET without a body; any other method gets 405,
  * any other path 404. Connections are bounded
- * (DAEMON_HEALTH_MAX_CONNECTIONS unless configured) and time out.
+ * (DAEMON_HEALTH_MAX_CONNECTIONS unless configured) and time out. Out of
+ * file descriptors (EMFILE), the endpoint waits with backoff and serves
+ * again once one is free; it logs when that starts and ends.
  */
 #ifndef DAEMON_HEALTH_H
 #define DAEMON_HEALTH_H
@@ -24,6 +26,9 @@
 #define DAEMON_HEALTH_TIMEOUT 10 /* seconds of idle per connection */
 #define DAEMON_HEALTH_REASON_MAX 128
 #define DAEMON_HEALTH_METRICS_MAX (1024 * 1024) /* exposition ceiling */
+/* accept(2) out of descriptors or memory: retry after this long, doubling */
+#define DAEMON_HEALTH_ACCEPT_BACKOFF_MIN_MS 20
+#define DAEMON_HEALTH_ACCEPT_BACKOFF_MAX_MS 1000
 
 struct daemon_health;
 

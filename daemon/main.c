@@ -15,8 +15,10 @@
  * Trusted input: the command line and the configuration file (checked
  * by config.c); nothing else is read.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -41,6 +43,7 @@
 #define MESHCAD_SLICE_MS 100   /* controller slice between signal checks */
 #define MESHCAD_RETRY_S 30     /* controller start retry period */
 #define MESHCAD_DRAIN_MS 5000  /* SIGTERM: wait this long for writes */
+#define MESHCAD_FD_RESERVE 8   /* fewer descriptors free: say so */
 
 static int sigpipe_w = -1; /* write end of the self-pipe */
 
@@ -51,7 +54,9 @@ struct meshcad {
 	struct daemon_health *health;
 	struct daemon_controller *ctl; /* NULL until it could start */
 	time_t ctl_retry;	       /* when to try starting it again */
-	int sig_r; /* read end of the self-pipe */
+	int sig_r;		       /* read end of the self-pipe */
+	struct timespec fd_checked;    /* CLOCK_MONOTONIC */
+	bool fd_short;		       /* fewer than MESHCAD_FD_RESERVE free */
 };
 
 /* Async-signal-safe: one write(2), errno preserved. */
@@ -220,10 +225,10 @@ controller_start(struct meshcad *d)
 	if (d->ctl != NULL || time(NULL) < d->ctl_retry)
 		return;
 	mc_err_clear(&e);
-	if ((d->ctl = daemon_controller_new(d->cfg, d->metrics, &e)) ==
-	    NULL) {
+	if ((d->ctl = daemon_controller_new(d->cfg, d->metrics, &e)) == NULL) {
 		d->ctl_retry = time(NULL) + MESHCAD_RETRY_S;
-		mc_log_warnx("controller not available: %s; no certificates "
+		mc_log_warnx(
+		    "controller not available: %s; no certificates "
 		    "will be issued; /readyz answers 503 (retrying in %d s)",
 		    e.msg, MESHCAD_RETRY_S);
 		set_ready(d, false, "controller not running");
@@ -231,6 +236,60 @@ controller_start(struct meshcad *d)
 	}
 	mc_log_info("controller started: CA namespace %s, lease %s",
 	    d->cfg->ca_namespace, "meshca-leader");
+}
+
+/*
+ * Once a second: our open descriptors against RLIMIT_NOFILE, read again
+ * each time (prlimit(1) can change it while we run). Out of descriptors,
+ * connections to the API server, ledger files and metrics clients fail
+ * with EMFILE in places that only retry with backoff; this says why,
+ * once, and again when it is over, and keeps process_open_fds and
+ * process_max_fds current.
+ */
+static void
+fds_check(struct meshcad *d)
+{
+	struct timespec now;
+	struct rlimit rl;
+	struct dirent *de;
+	DIR *dir;
+	unsigned long long n = 0, lim;
+	bool short_now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec == d->fd_checked.tv_sec)
+		return;
+	d->fd_checked = now;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	lim =
+	    rl.rlim_cur == RLIM_INFINITY ? 0 : (unsigned long long)rl.rlim_cur;
+	if ((dir = opendir("/proc/self/fd")) != NULL) {
+		while ((de = readdir(dir)) != NULL)
+			if (de->d_name[0] != '.')
+				n++;
+		closedir(dir);
+		n = n > 0 ? n - 1 : 0; /* the directory's own */
+	} else if ((errno == EMFILE || errno == ENFILE) && lim > 0)
+		n = lim; /* at least: not one to spare for counting */
+	else
+		return; /* no /proc: nothing to count with */
+	daemon_metric_set(d->metrics->open_fds, NULL, (double)n);
+	daemon_metric_set(d->metrics->max_fds, NULL, (double)lim);
+	short_now = lim > 0 && n + MESHCAD_FD_RESERVE > lim;
+	if (short_now && !d->fd_short)
+		mc_log_warnx(
+		    "file descriptors: %llu of %llu in use "
+		    "(RLIMIT_NOFILE): connections to the API server, the "
+		    "ledger and /metrics clients fail with EMFILE and are "
+		    "retried with backoff until some are free; raise the "
+		    "limit (ulimit -n, LimitNOFILE=) or find what holds them",
+		    n, lim);
+	else if (!short_now && d->fd_short)
+		mc_log_info("file descriptors: %llu of %llu in use, enough "
+			    "again",
+		    n, lim);
+	d->fd_short = short_now;
 }
 
 /* Returns when SIGTERM or SIGINT arrives. */
@@ -248,13 +307,14 @@ run(struct meshcad *d)
 	pfd.events = POLLIN;
 	while (!stop) {
 		daemon_health_heartbeat(d->health);
+		fds_check(d);
 		controller_start(d);
 		wait_ms = MESHCAD_TICK_MS;
 		if (d->ctl != NULL) {
 			/* The controller's loop waits for the network; the
 			 * signal pipe is looked at after each slice. */
-			if (daemon_controller_run_once(d->ctl,
-			    MESHCAD_SLICE_MS, &e) == -1)
+			if (daemon_controller_run_once(d->ctl, MESHCAD_SLICE_MS,
+				&e) == -1)
 				mc_fatalx("controller: %s", e.msg);
 			ready = daemon_controller_ready(d->ctl, &why);
 			set_ready(d, ready, why);

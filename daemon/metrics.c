@@ -541,6 +541,20 @@ meshcad_metrics_new(const char *version, struct mc_err *e)
 		NULL ||
 	    (m->build_info = daemon_metrics_gauge(r, "meshca_build_info",
 		 "Always 1; the label carries the meshcad version.", "version",
+		 e)) == NULL ||
+	    (m->ledger_errors = daemon_metrics_counter(r,
+		 "meshca_ledger_errors_total",
+		 "Ledger (sqlite) operations that failed, a full disk "
+		 "included; nothing is published that the ledger did not "
+		 "record.",
+		 NULL, e)) == NULL ||
+	    /* the names of Prometheus's process collector */
+	    (m->open_fds = daemon_metrics_gauge(r, "process_open_fds",
+		 "Open file descriptors (the limit when they could not be "
+		 "counted for want of one).",
+		 NULL, e)) == NULL ||
+	    (m->max_fds = daemon_metrics_gauge(r, "process_max_fds",
+		 "Limit on open file descriptors (RLIMIT_NOFILE, soft).", NULL,
 		 e)) == NULL)
 		goto out;
 	/* Series that exist from the start, so alerts see 0 and not absent. */
@@ -552,6 +566,9 @@ meshcad_metrics_new(const char *version, struct mc_err *e)
 	    daemon_metric_set(m->ready, NULL, 0) == -1 ||
 	    daemon_metric_add(m->config_reloads, "success", 0) == -1 ||
 	    daemon_metric_add(m->config_reloads, "failure", 0) == -1 ||
+	    daemon_metric_add(m->ledger_errors, NULL, 0) == -1 ||
+	    daemon_metric_set(m->open_fds, NULL, 0) == -1 ||
+	    daemon_metric_set(m->max_fds, NULL, 0) == -1 ||
 	    daemon_metric_set(m->build_info, version, 1) == -1) {
 		mc_err_set(e, MC_ST_NOMEM, 0,
 		    "metrics: out of memory or bad "

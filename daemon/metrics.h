@@ -85,6 +85,9 @@ struct meshcad_metrics {
 	struct daemon_metric *ready;		 /* gauge 0/1 */
 	struct daemon_metric *config_reloads;	 /* counter {result} */
 	struct daemon_metric *build_info;	 /* gauge {version} = 1 */
+	struct daemon_metric *ledger_errors;	 /* counter */
+	struct daemon_metric *open_fds;		 /* gauge process_open_fds */
+	struct daemon_metric *max_fds;		 /* gauge process_max_fds */
 };
 
 /* Makes the registry and every family; NULL with e set on failure.

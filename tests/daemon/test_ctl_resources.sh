@@ -1,0 +1,308 @@
+#!/bin/sh
+# test_ctl_resources.sh: meshcad against the Kubernetes API emulator when
+# the disk fills up and when file descriptors run out (issue 6), one
+# replica:
+#  - ENOSPC: the ledger on a small tmpfs (root only; that part is skipped
+#    where mount is refused), filled up while new accounts arrive. No
+#    Secret may carry a certificate the ledger does not hold; the log
+#    names the ledger file and says "disk full"; no busy loop (CPU
+#    measured); /healthz and /readyz stay 200; meshca_ledger_errors_total
+#    counts; once space is freed every account converges, no restart.
+#  - EMFILE in the controller: RLIMIT_NOFILE lowered under meshcad's
+#    count with prlimit(1) while the emulator resets every connection,
+#    so that each reconnect fails; meshcad logs the shortage, keeps what
+#    it made, does not spin, and converges once the limit is raised.
+#  - EMFILE at the metrics endpoint: a connection storm past the limit;
+#    no crash, no spin (libmicrohttpd alone spun a core here), and the
+#    endpoint answers again after the storm.
+# Checks that need a change outside this test's owner's files are listed
+# in XFAIL with the reason; a failure there prints [  XFAIL   ] and is
+# not counted, a pass prints [  XPASS   ] (then drop it from the list).
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/daemon/ctl_lib.sh"
+
+command -v prlimit >/dev/null 2>&1 || { echo "skip: prlimit not found"; exit 77; }
+
+# daemon/controller.c: count ledger failures in meshca_ledger_errors_total,
+# and retry items the ledger refused at a shared, short ledger backoff
+# rather than each item's own (which reaches 30 s).
+XFAIL="${XFAIL-enospc_ledger_errors_metric enospc_recovers_fast}"
+
+xcheck() {
+	# xcheck NAME WHY: the check just failed
+	case " $XFAIL " in
+	*" $1 "*) echo "[  XFAIL   ] $1: $2" ;;
+	*) bad "$1" "$2" ;;
+	esac
+}
+xok() {
+	case " $XFAIL " in
+	*" $1 "*) echo "[  XPASS   ] $1 (remove it from XFAIL)" ;;
+	esac
+	ok "$1"
+}
+
+full=""
+umount_full() {
+	[ -n "$full" ] && umount "$full" 2>/dev/null
+	full=""
+}
+# the tmpfs goes after meshcad (which holds its files open)
+trap 'cleanup_all' EXIT
+cleanup_all() {
+	for p in $pids; do
+		kill -9 "$p" 2>/dev/null
+	done
+	sleep 0.2
+	umount_full
+	cleanup
+}
+
+hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+# cpu_ticks PID: user + system time so far, in clock ticks
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+# cpu_pct PID SECONDS: sleeps SECONDS and prints the CPU share (percent)
+cpu_pct() {
+	_c0=$(cpu_ticks "$1")
+	sleep "$2"
+	_c1=$(cpu_ticks "$1")
+	echo $(((_c1 - _c0) * 100 / (hz * $2)))
+}
+# http PATH: the status code meshcad's endpoint gives, 000 when none
+http_code() {
+	curl -s -m 2 -o /dev/null -w '%{http_code}' \
+	    "http://127.0.0.1:$(cat "$work/a.port")$1"
+}
+healthy() {
+	[ "$(http_code /healthz)" = 200 ]
+}
+log_has() {
+	grep -q "$1" "$work/a.log"
+}
+# Every managed Secret's leaf serial is in the ledger (meshca list).
+secrets_in_ledger() {
+	kubectl get secrets -A -l app.kubernetes.io/managed-by=meshca -o json |
+	    jq -r '.items[] | select(.metadata.name | startswith("istio.")) |
+	    .data["cert-chain.pem"] // .data["tls.crt"]' | while read -r c; do
+		echo "$c" | base64 -d | openssl x509 -noout -serial |
+		    sed 's/serial=//' | tr 'A-F' 'a-f'
+	done | sort >"$work/sec-serials"
+	"$MESHCA" --db "$db" --json list >"$work/ledger.json" || return 1
+	jq -r '.[].serial' "$work/ledger.json" | tr 'A-F' 'a-f' |
+	    sort >"$work/ledger-serials"
+	[ -s "$work/sec-serials" ] || return 1
+	comm -23 "$work/sec-serials" "$work/ledger-serials" >"$work/missing"
+	[ ! -s "$work/missing" ]
+}
+
+emu_start
+make_sas ns1 10
+
+# the ledger on a 2 MiB tmpfs when we may mount one
+mkdir "$work/full"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=2m,mode=700 meshca-res \
+    "$work/full" 2>/dev/null; then
+	full="$work/full"
+	db="$full/a.db"
+else
+	db="$work/a.db"
+fi
+"$MESHCAD" --config /dev/null --kubeconfig "$KUBECONFIG" --db "$db" \
+    --identity a --metrics-listen 127.0.0.1:0 \
+    --metrics-port-file "$work/a.port" --log-format text \
+    --lease-duration 3s --renew-deadline 2s --retry-period 500ms \
+    >>"$work/a.log" 2>&1 &
+pid=$!
+pids="$pids $pid"
+wait_for 10 test -s "$work/a.port" || { echo "meshcad did not start"; exit 99; }
+if wait_for 30 converged ns1; then
+	ok start
+else
+	bad start "ns1 not converged"
+	finish
+fi
+
+# ---- 1. ENOSPC --------------------------------------------------------
+if [ -n "$full" ]; then
+	# an empty WAL, so that the next write needs new blocks (else
+	# sqlite reuses the WAL's room and the disk is not full for it)
+	command -v sqlite3 >/dev/null 2>&1 &&
+	    sqlite3 "$db" 'PRAGMA wal_checkpoint(TRUNCATE);' >/dev/null 2>&1
+	dd if=/dev/zero of="$full/fill" bs=4k 2>/dev/null
+	make_sas ns2 20
+	if wait_for 15 log_has "$db.*disk full"; then
+		ok enospc_logged
+	else
+		bad enospc_logged "no 'disk full' line naming $db"
+	fi
+	pct=$(cpu_pct "$pid" 5)
+	echo "# CPU while the disk is full: $pct % (5 s)"
+	if [ "$pct" -le 5 ]; then
+		ok enospc_no_busy_loop
+	else
+		bad enospc_no_busy_loop "$pct % CPU"
+	fi
+	if kill -0 "$pid" 2>/dev/null && healthy &&
+	    [ "$(http_code /readyz)" = 200 ]; then
+		ok enospc_serving
+	else
+		bad enospc_serving "dead, or /healthz or /readyz not 200"
+	fi
+	n=$(metric a meshca_ledger_errors_total)
+	if [ "${n%%.*}" -ge 1 ] 2>/dev/null; then
+		xok enospc_ledger_errors_metric
+	else
+		xcheck enospc_ledger_errors_metric \
+		    "meshca_ledger_errors_total is $n"
+	fi
+	# nothing published that the ledger lacks (it is read while full)
+	if secrets_in_ledger; then
+		ok enospc_nothing_unrecorded
+	else
+		bad enospc_nothing_unrecorded \
+		    "Secrets with serials not in the ledger: $(head -n 3 "$work/missing")"
+	fi
+	echo "# ns2 Secrets while the disk was full: $(kubectl -n ns2 get \
+	    secrets --no-headers 2>/dev/null | wc -l) of 21"
+	rm -f "$full/fill"
+	t0=$(date +%s)
+	if wait_for 45 converged ns1 ns2; then
+		dt=$(($(date +%s) - t0))
+		echo "# converged $dt s after space was freed"
+		ok enospc_recovers
+		if [ "$dt" -le 10 ]; then
+			xok enospc_recovers_fast
+		else
+			xcheck enospc_recovers_fast "$dt s (want <= 10 s)"
+		fi
+	else
+		bad enospc_recovers "not converged 45 s after space was freed"
+	fi
+	if secrets_in_ledger && out=$(all_valid ns1 ns2); then
+		ok enospc_after_valid
+	else
+		bad enospc_after_valid "$(head -n 3 "$work/missing") ${out:-}"
+	fi
+else
+	echo "[  SKIPPED ] enospc: cannot mount a tmpfs here"
+	make_sas ns2 20
+	wait_for 30 converged ns1 ns2
+fi
+
+# ---- 2. EMFILE in the controller --------------------------------------
+nfd=$(ls "/proc/$pid/fd" | wc -l)
+lim0=$(prlimit --pid "$pid" --nofile --noheadings --raw -o SOFT)
+hard=$(prlimit --pid "$pid" --nofile --noheadings --raw -o HARD)
+nsec=$(kubectl get secrets -A -l app.kubernetes.io/managed-by=meshca \
+    --no-headers | wc -l)
+prlimit --pid "$pid" --nofile=8:"$hard"
+# every pooled connection goes: each reconnect needs a descriptor
+emu_admin /_emulator/reset '{"count":100000}' >/dev/null
+emu_admin /_emulator/close-watches '{"abrupt":true}' >/dev/null
+sleep 2
+emu_admin /_emulator/clear-faults >/dev/null
+make_sas ns3 10
+if wait_for 5 log_has "file descriptors: .*RLIMIT_NOFILE"; then
+	ok emfile_logged
+else
+	bad emfile_logged "no 'file descriptors' warning ($nfd open, limit 8)"
+fi
+pct=$(cpu_pct "$pid" 5)
+echo "# CPU with no descriptor to spare: $pct % (5 s, $nfd open before)"
+if [ "$pct" -le 5 ]; then
+	ok emfile_no_busy_loop
+else
+	bad emfile_no_busy_loop "$pct % CPU"
+fi
+if kill -0 "$pid" 2>/dev/null && [ "$(kubectl get secrets -A \
+    -l app.kubernetes.io/managed-by=meshca --no-headers | wc -l)" -ge "$nsec" ]
+then
+	ok emfile_keeps_work
+else
+	bad emfile_keeps_work "meshcad died or Secrets went"
+fi
+prlimit --pid "$pid" --nofile="$lim0":"$hard"
+t0=$(date +%s)
+if wait_for 30 converged ns1 ns2 ns3 && wait_for 5 healthy; then
+	echo "# converged $(($(date +%s) - t0)) s after the limit was raised"
+	ok emfile_recovers
+else
+	bad emfile_recovers "not converged 30 s after the limit was raised"
+fi
+if wait_for 5 log_has "file descriptors: .* enough again"; then
+	ok emfile_logged_end
+else
+	bad emfile_logged_end "no 'enough again' line"
+fi
+
+# ---- 3. a connection storm at the metrics endpoint past the limit -----
+# No descriptor to spare, so that the very first accept fails: there
+# libmicrohttpd 0.9.75 retried at once, forever ("busy waiting for system
+# resources"), a core at 100 % and two log lines each time.
+port=$(cat "$work/a.port")
+nfd=$(ls "/proc/$pid/fd" | wc -l)
+prlimit --pid "$pid" --nofile="$nfd":"$hard"
+"$PY" - "$port" 80 6 >"$work/storm.out" 2>&1 <<'EOF' &
+import socket, sys, time
+port, n, hold = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+held = []
+for i in range(n):
+    try:
+        held.append(socket.create_connection(("127.0.0.1", port), 0.2))
+    except OSError:
+        pass
+print(len(held), "connections held")
+time.sleep(hold)
+EOF
+storm=$!
+sleep 1
+pct=$(cpu_pct "$pid" 4)
+echo "# CPU during the storm: $pct % (4 s)"
+if [ "$pct" -le 5 ]; then
+	ok storm_no_busy_loop
+else
+	bad storm_no_busy_loop "$pct % CPU"
+fi
+wait "$storm"
+prlimit --pid "$pid" --nofile="$lim0":"$hard"
+if kill -0 "$pid" 2>/dev/null && wait_for 10 healthy &&
+    [ "$(http_code /readyz)" = 200 ] &&
+    metrics a | grep -q '^meshca_ready 1$'; then
+	ok storm_serves_after
+else
+	bad storm_serves_after "dead, or the endpoint does not answer"
+fi
+if log_has "cannot accept connections: Too many open files" &&
+    log_has "accepting connections again"; then
+	ok storm_logged
+else
+	bad storm_logged "no accept warning and recovery line"
+fi
+n=$(grep -c "component=http" "$work/a.log")
+if [ "$n" -le 40 ]; then
+	ok storm_log_bounded
+else
+	bad storm_log_bounded "$n lines from the HTTP server"
+fi
+
+# a clean stop after all that
+kill -TERM "$pid"
+i=0
+while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 50 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if ! kill -0 "$pid" 2>/dev/null && wait "$pid"; then
+	ok clean_stop
+else
+	bad clean_stop "no exit 0 after SIGTERM"
+fi
+# (an --enable-sanitizers build reports into the log)
+if grep -q "ERROR: [A-Za-z]*Sanitizer\|runtime error:" "$work/a.log"; then
+	bad no_sanitizer_report "$(grep -m 3 "Sanitizer\|runtime error:" \
+	    "$work/a.log")"
+else
+	ok no_sanitizer_report
+fi
+finish
