@@ -223,7 +223,7 @@ check_one(const char *s, size_t len, unsigned flags)
 		assert_int_equal(e.status, MC_ST_PARSE);
 		return;
 	}
-	if (sl > 0 && stripped[sl - 1] == '=')
+	if (sl >= 2 && stripped[sl - 1] == '=')
 		pad = stripped[sl - 2] == '=' ? 2 : 1;
 	m = EVP_DecodeBlock(ossl, (const unsigned char *)stripped, (int)sl);
 	assert_true(m >= 0);
