@@ -81,16 +81,18 @@ log_has() {
 	grep -q "$1" "$work/a.log"
 }
 # Every managed Secret's leaf serial is in the ledger (meshca list).
+# Serials are compared without leading zeros: openssl drops a leading
+# zero byte, the ledger keeps 32 digits.
 secrets_in_ledger() {
 	kubectl get secrets -A -l app.kubernetes.io/managed-by=meshca -o json |
 	    jq -r '.items[] | select(.metadata.name | startswith("istio.")) |
 	    .data["cert-chain.pem"] // .data["tls.crt"]' | while read -r c; do
 		echo "$c" | base64 -d | openssl x509 -noout -serial |
-		    sed 's/serial=//' | tr 'A-F' 'a-f'
+		    sed 's/serial=//; s/^0*//' | tr 'A-F' 'a-f'
 	done | sort >"$work/sec-serials"
 	"$MESHCA" --db "$db" --json list >"$work/ledger.json" || return 1
-	jq -r '.[].serial' "$work/ledger.json" | tr 'A-F' 'a-f' |
-	    sort >"$work/ledger-serials"
+	jq -r '.[].serial' "$work/ledger.json" | sed 's/^0*//' |
+	    tr 'A-F' 'a-f' | sort >"$work/ledger-serials"
 	[ -s "$work/sec-serials" ] || return 1
 	comm -23 "$work/sec-serials" "$work/ledger-serials" >"$work/missing"
 	[ ! -s "$work/missing" ]
