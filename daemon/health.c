@@ -277,6 +277,9 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
  * HEALTH_LOG_PER_S a second get through, the rest are counted and the
  * count is logged with the next one that does.
  */
+static void mhd_log(void *, const char *, va_list)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
