@@ -123,12 +123,16 @@ struct item {
 	char *pub_rv;
 	int64_t pub_nb, pub_na;
 	unsigned pub_gen;    /* c->bundle_gen it was written under */
+	/* superseded leaves of this account awaiting revocation, from the
+	 * annotation of its Secret (DAEMON_ANNOT_SUPERSEDED) and the
+	 * ledger; sup is the annotation of the write in flight */
+	struct daemon_pending *pend;
+	size_t npend;
+	char *sup;
+	/* a standby records the leaves it sees in its own ledger */
+	struct item *inext;
+	bool import;
 	struct daemon_controller *ctl;
-};
-
-struct pending_revoke {
-	char serial[CA_SERIAL_HEX];
-	int64_t due;
 };
 
 struct daemon_controller {
@@ -167,8 +171,11 @@ struct daemon_controller {
 	size_t tabsz, nitems;
 	struct item *qhead, *qtail;
 	size_t nqueued, ninflight;
-	struct pending_revoke *pend;
-	size_t npend, pendcap;
+	int64_t next_pend;	/* earliest due pending revocation */
+	struct item *ihead;	/* Secrets a standby has yet to record */
+	bool term_ready;	/* this leadership term's start is done:
+				   CRL imported, gone accounts swept */
+	struct k8s_client_stats last_cl;
 	/* the items of this loop turn, all under one ledger transaction:
 	 * their writes are only sent once it has committed */
 	struct item *turn[CTL_BATCH];
@@ -190,6 +197,9 @@ struct daemon_controller {
 
 static void enqueue(struct daemon_controller *c, struct item *it);
 static void full_resync(struct daemon_controller *c);
+static void secret_observe(struct daemon_controller *c, const json_t *sec);
+static void import_mark(struct daemon_controller *c, const json_t *obj);
+static int import_walk(const json_t *obj, void *arg);
 
 static int64_t
 now_s(void)
@@ -432,6 +442,14 @@ collect_serial(const struct store_cert *row, void *arg, struct mc_err *e)
 	return 0;
 }
 
+static int
+collect_unexpired(const struct store_cert *row, void *arg, struct mc_err *e)
+{
+	if (row->not_after <= now_s())
+		return 0;
+	return collect_serial(row, arg, e);
+}
+
 static void
 revoke_serial(struct daemon_controller *c, const char *serial, int reason,
     const char *why)
@@ -457,10 +475,17 @@ revoke_id(struct daemon_controller *c, const char *spiffe_id, int reason,
 {
 	struct serials s = { 0 };
 	struct mc_err e;
+	struct store_cert_filter f;
 	size_t i;
 
+	memset(&f, 0, sizeof(f));
+	f.status = STORE_CERT_SUPERSEDED;
+	f.spiffe_id = spiffe_id;
+	/* active and superseded, unexpired: a superseded leaf still awaits
+	 * its own revocation */
 	if (store_cert_live(c->db, spiffe_id, now_s(), collect_serial, &s,
-	    &e) == -1)
+	    &e) == -1 ||
+	    store_cert_query(c->db, &f, collect_unexpired, &s, &e) == -1)
 		mc_log_warnx("ledger: live certificates of %s: %s", spiffe_id,
 		    e.msg);
 	for (i = 0; i < s.n; i++)
@@ -468,47 +493,323 @@ revoke_id(struct daemon_controller *c, const char *spiffe_id, int reason,
 	mc_free(s.v);
 }
 
+/* ---- superseded leaves awaiting revocation ------------------------- */
+
 static void
-pend_add(struct daemon_controller *c, const char *serial, int64_t due)
+item_pend_add(struct daemon_controller *c, struct item *it,
+    const struct daemon_pending *p)
 {
 	void *nv;
+	size_t i;
 
-	if (c->npend == c->pendcap) {
-		if ((nv = mc_realloc(c->pend, (c->pendcap * 2 + 16) *
-		    sizeof(*c->pend))) == NULL)
-			return;
-		c->pend = nv;
-		c->pendcap = c->pendcap * 2 + 16;
+	for (i = 0; i < it->npend; i++)
+		if (strcmp(it->pend[i].serial, p->serial) == 0) {
+			if (p->due < it->pend[i].due)
+				it->pend[i].due = p->due;
+			goto due;
+		}
+	if ((nv = mc_realloc(it->pend, (it->npend + 1) *
+	    sizeof(*it->pend))) == NULL) {
+		mc_log_warnx("%s: out of memory for a pending revocation",
+		    it->key);
+		return;
 	}
-	snprintf(c->pend[c->npend].serial, CA_SERIAL_HEX, "%s", serial);
-	c->pend[c->npend].due = due;
-	c->npend++;
+	it->pend = nv;
+	it->pend[it->npend++] = *p;
+due:
+	if (p->due < c->next_pend)
+		c->next_pend = p->due;
+}
+
+/* Records serial, unknown to the ledger, as a leaf of spiffe_id (seen in
+ * the cluster by serial only), so that it can be revoked. */
+static int
+ledger_placeholder(struct daemon_controller *c, const char *serial,
+    const char *spiffe_id, const char *ns, const char *sa, int64_t not_after)
+{
+	struct store_cert row;
+	struct mc_err e;
+	int64_t now = now_s();
+
+	memset(&row, 0, sizeof(row));
+	row.serial = (char *)serial;
+	row.spiffe_id = (char *)spiffe_id;
+	row.namespace_ = (char *)ns;
+	row.service_account = (char *)sa;
+	row.not_before = now < not_after ? now : not_after;
+	row.not_after = not_after;
+	row.issued_at = row.not_before;
+	row.authority_id = c->auth->id;
+	row.cert_pem = "";
+	if (store_cert_insert(c->db, &row, &e) == -1) {
+		mc_log_warnx("ledger: record %s (named in the cluster): %s",
+		    serial, e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Revokes the pending leaf p of account it: a leaf the ledger records
+ * for another SPIFFE ID is refused (the annotation is in a Secret anyone
+ * with write access to its namespace may edit); one it does not know is
+ * recorded first, from what the annotation says.
+ */
+static void
+revoke_pending(struct daemon_controller *c, struct item *it,
+    const struct daemon_pending *p, int reason, const char *why)
+{
+	struct store_cert row;
+	struct mc_err e;
+	char id[600];
+	bool found = false;
+
+	if (p->not_after <= now_s())
+		return; /* expired: RFC 5280 5.1.2.6 needs no CRL entry */
+	snprintf(id, sizeof(id), "spiffe://%s/ns/%s/sa/%s", c->td, it->ns,
+	    it->name);
+	memset(&row, 0, sizeof(row));
+	if (store_cert_get(c->db, p->serial, &row, &found, &e) == -1) {
+		mc_log_warnx("ledger: %s: %s", p->serial, e.msg);
+		return;
+	}
+	if (found) {
+		if (row.spiffe_id != NULL && row.spiffe_id[0] != '\0' &&
+		    strcmp(row.spiffe_id, id) != 0)
+			mc_log_warnx("secret %s/%s%s names %s as superseded, "
+			    "but the ledger records it for %s: not revoked",
+			    it->ns, DAEMON_SECRET_PREFIX, it->name, p->serial,
+			    row.spiffe_id);
+		else if (row.status != STORE_CERT_REVOKED)
+			revoke_serial(c, p->serial, reason, why);
+		store_cert_clear(&row);
+		return;
+	}
+	if (ledger_placeholder(c, p->serial, id, it->ns, it->name,
+	    p->not_after) == 0)
+		revoke_serial(c, p->serial, reason, why);
+}
+
+/* The pending revocations the Secret sec of it names (annotation
+ * DAEMON_ANNOT_SUPERSEDED) join it's own, unless already revoked. */
+static void
+pend_from_secret(struct daemon_controller *c, struct item *it,
+    const json_t *sec)
+{
+	struct daemon_pending v[DAEMON_PENDING_MAX];
+	struct store_cert row;
+	struct mc_err e;
+	const json_t *ann;
+	const char *cur;
+	size_t n, i;
+	bool found;
+	int64_t now = now_s();
+
+	if (sec == NULL)
+		return;
+	ann = json_object_get(json_object_get(sec, "metadata"),
+	    "annotations");
+	cur = json_string_value(json_object_get(ann, DAEMON_ANNOT_SERIAL));
+	n = daemon_pending_parse(json_string_value(json_object_get(ann,
+	    DAEMON_ANNOT_SUPERSEDED)), v, DAEMON_PENDING_MAX);
+	for (i = 0; i < n; i++) {
+		/* never the leaf in place */
+		if (v[i].not_after <= now ||
+		    (cur != NULL && strcmp(v[i].serial, cur) == 0))
+			continue;
+		found = false;
+		memset(&row, 0, sizeof(row));
+		if (store_cert_get(c->db, v[i].serial, &row, &found, &e) == 0 &&
+		    found) {
+			bool done = row.status == STORE_CERT_REVOKED;
+
+			store_cert_clear(&row);
+			if (done)
+				continue;
+		}
+		item_pend_add(c, it, &v[i]);
+	}
+}
+
+struct pendlist {
+	struct daemon_pending v[DAEMON_PENDING_MAX];
+	size_t n;
+	int64_t due;
+	const char *skip;
+};
+
+static void
+pendlist_add(struct pendlist *l, const char *serial, int64_t not_after,
+    int64_t due)
+{
+	size_t i;
+
+	if (serial == NULL || serial[0] == '\0' ||
+	    (l->skip != NULL && strcmp(serial, l->skip) == 0))
+		return;
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].serial, serial) == 0)
+			return;
+	if (l->n == DAEMON_PENDING_MAX)
+		return; /* the rest stay pending in memory and the ledger */
+	snprintf(l->v[l->n].serial, sizeof(l->v[l->n].serial), "%s", serial);
+	l->v[l->n].not_after = not_after;
+	l->v[l->n].due = due;
+	l->n++;
+}
+
+static int
+collect_pending(const struct store_cert *row, void *arg, struct mc_err *e)
+{
+	struct pendlist *l = arg;
+
+	(void)e;
+	pendlist_add(l, row->serial, row->not_after, l->due);
+	return 0;
+}
+
+/*
+ * What the Secret about to replace sec names as superseded: the leaves
+ * still pending, the leaf in place (when it verified as this account's,
+ * or the one its serial annotation names, unless the ledger records
+ * that for another account) and every other live leaf of the account in
+ * the ledger. NULL when the propagation window is 0 (no superseded
+ * revocations) or nothing is pending.
+ */
+static char *
+pending_for_write(struct daemon_controller *c, struct item *it,
+    const json_t *sec, enum daemon_check chk,
+    const struct daemon_secret_info *info, const char *id,
+    const char *new_serial, int64_t now)
+{
+	struct pendlist l;
+	struct store_cert row;
+	struct mc_err e;
+	char buf[DAEMON_PENDING_MAX * 80], ser[CA_SERIAL_HEX];
+	const char *a;
+	bool found = false;
+	size_t i;
+
+	if (c->cfg->propagation_window == 0)
+		return NULL;
+	memset(&l, 0, sizeof(l));
+	l.skip = new_serial;
+	l.due = now + (int64_t)(c->cfg->propagation_window / 1000);
+	for (i = 0; i < it->npend; i++)
+		pendlist_add(&l, it->pend[i].serial, it->pend[i].not_after,
+		    it->pend[i].due);
+	if (chk == DAEMON_CHECK_OK || chk == DAEMON_CHECK_ROOT ||
+	    chk == DAEMON_CHECK_OWNER)
+		pendlist_add(&l, info->serial, info->not_after, l.due);
+	else if (sec != NULL && (a = json_string_value(json_object_get(
+	    json_object_get(json_object_get(sec, "metadata"), "annotations"),
+	    DAEMON_ANNOT_SERIAL))) != NULL &&
+	    daemon_serial_norm(a, ser, sizeof(ser)) == 0) {
+		memset(&row, 0, sizeof(row));
+		if (store_cert_get(c->db, ser, &row, &found, &e) == 0 &&
+		    found) {
+			if (row.spiffe_id != NULL &&
+			    strcmp(row.spiffe_id, id) == 0)
+				pendlist_add(&l, ser, row.not_after, l.due);
+			store_cert_clear(&row);
+		} else if (!found)
+			pendlist_add(&l, ser, now + (int64_t)(
+			    c->cfg->max_cert_ttl / 1000) +
+			    CA_CLOCK_SKEW_DEFAULT, l.due);
+	}
+	if (store_cert_live(c->db, id, now, collect_pending, &l, &e) == -1)
+		mc_log_warnx("ledger: live certificates of %s: %s", id,
+		    e.msg);
+	if (l.n == 0 || daemon_pending_format(l.v, l.n, buf,
+	    sizeof(buf)) == -1)
+		return NULL;
+	return mc_strdup(buf);
 }
 
 /*
  * After a new leaf is in place: the account's other active leaves are
  * superseded, and revoked once the propagation window has passed
  * (0 disables that), so a leaked old key stops being accepted by
- * verifiers that check the CRL.
+ * verifiers that check the CRL. The annotation written with the leaf
+ * (it->sup) holds the same list for whichever replica leads next.
  */
 static void
-supersede(struct daemon_controller *c, const char *spiffe_id,
+supersede(struct daemon_controller *c, struct item *it, const char *spiffe_id,
     const char *keep)
 {
-	struct serials s = { 0 };
+	struct pendlist l;
+	struct daemon_pending v[DAEMON_PENDING_MAX];
 	struct mc_err e;
 	size_t i, n;
-	int64_t due = now_s() + (int64_t)(c->cfg->propagation_window / 1000);
 
-	s.skip = keep;
-	if (store_cert_live(c->db, spiffe_id, now_s(), collect_serial, &s,
+	memset(&l, 0, sizeof(l));
+	l.skip = keep;
+	l.due = now_s() + (int64_t)(c->cfg->propagation_window / 1000);
+	if (store_cert_live(c->db, spiffe_id, now_s(), collect_pending, &l,
 	    &e) == -1 ||
-	    store_cert_supersede(c->db, spiffe_id, keep, &n, &e) == -1)
+	    store_cert_supersede(c->db, spiffe_id, keep, &n, &e) == -1) {
 		mc_log_warnx("ledger: supersede %s: %s", spiffe_id, e.msg);
-	else if (c->cfg->propagation_window > 0)
-		for (i = 0; i < s.n; i++)
-			pend_add(c, s.v[i], due);
-	mc_free(s.v);
+		return;
+	}
+	if (c->cfg->propagation_window == 0)
+		return;
+	for (i = 0; i < l.n; i++)
+		item_pend_add(c, it, &l.v[i]);
+	n = daemon_pending_parse(it->sup, v, DAEMON_PENDING_MAX);
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].serial, keep) != 0)
+			item_pend_add(c, it, &v[i]);
+}
+
+/* Revokes the pending leaves of it that are due at now (all of them when
+ * now is INT64_MAX: the account is gone). */
+static void
+pend_run_item(struct daemon_controller *c, struct item *it, int64_t now,
+    int reason, const char *why)
+{
+	size_t i, j;
+
+	for (i = j = 0; i < it->npend; i++) {
+		if (it->pend[i].due <= now) {
+			revoke_pending(c, it, &it->pend[i], reason, why);
+			continue;
+		}
+		if (it->pend[i].due < c->next_pend)
+			c->next_pend = it->pend[i].due;
+		it->pend[j++] = it->pend[i];
+	}
+	it->npend = j;
+	if (j == 0) {
+		mc_free(it->pend);
+		it->pend = NULL;
+	}
+}
+
+/* Every due superseded revocation, in one ledger transaction. */
+static void
+pend_run(struct daemon_controller *c, int64_t now)
+{
+	struct mc_err e;
+	struct item *it;
+	size_t i;
+	bool tx;
+
+	tx = store_begin(c->db, &e) == 0;
+	c->next_pend = INT64_MAX;
+	for (i = 0; i < c->tabsz; i++)
+		for (it = c->tab[i]; it != NULL; it = it->hnext)
+			if (it->npend > 0)
+				pend_run_item(c, it, now, CTL_REASON_SUPERSEDED,
+				    "superseded");
+	if (tx && store_commit(c->db, &e) == -1) {
+		daemon_metric_inc(c->m->ledger_errors, NULL);
+		mc_log_warnx("ledger: superseded revocations: %s; retrying",
+		    e.msg);
+		c->next_pend = now + 1;
+		/* the entries left the items: take them again from the
+		 * Secrets (their annotations) on the next resync */
+		full_resync(c);
+	}
 }
 
 /* ---- CA material ----------------------------------------------------- */
@@ -1194,7 +1495,7 @@ sa_done(const struct k8s_response *r, void *arg)
 		set_renew(c, it, daemon_renew_at(it->new_nb, it->new_na,
 		    c->cfg->grace_ratio, (int64_t)(c->cfg->min_grace / 1000),
 		    it->key), it->new_na);
-		supersede(c, id, it->new_serial);
+		supersede(c, it, id, it->new_serial);
 		goto next;
 	}
 	if (r->outcome == K8S_E_ALREADY_EXISTS ||
@@ -1216,6 +1517,8 @@ sa_done(const struct k8s_response *r, void *arg)
 	retry_later(c, it, 0);
 next:
 	it->new_serial[0] = '\0';
+	mc_free(it->sup);
+	it->sup = NULL;
 	if (it->dirty) {
 		it->dirty = false;
 		enqueue(c, it);
@@ -1245,8 +1548,13 @@ retire_account(struct daemon_controller *c, struct item *it,
 			ledger_import(c, pem, len, id, it->ns, it->name);
 		mc_free(pem);
 	}
-	if (c->cfg->revoke_on_delete)
+	if (c->cfg->revoke_on_delete) {
+		/* superseded leaves too, at once: nobody uses them now */
+		pend_from_secret(c, it, sec);
+		pend_run_item(c, it, INT64_MAX, CTL_REASON_CESSATION,
+		    "serviceaccount gone");
 		revoke_id(c, id, CTL_REASON_CESSATION, "serviceaccount gone");
+	}
 	if (sec == NULL)
 		return;
 	meta = json_object_get(sec, "metadata");
@@ -1337,6 +1645,8 @@ reconcile_sa(struct daemon_controller *c, struct item *it)
 		chk = daemon_secret_check(sec, c->cfg->secret_format, it->name,
 		    uid, id, c->verifier, c->root_pem, &info, why,
 		    sizeof(why));
+	if (c->cfg->propagation_window > 0)
+		pend_from_secret(c, it, sec);
 	if (chk == DAEMON_CHECK_OK && !it->force) {
 		set_renew(c, it, daemon_renew_at(info.not_before,
 		    info.not_after, c->cfg->grace_ratio,
@@ -1355,7 +1665,7 @@ reconcile_sa(struct daemon_controller *c, struct item *it)
 				    it->name);
 				mc_free(pem);
 			}
-			supersede(c, id, info.serial);
+			supersede(c, it, id, info.serial);
 			it->swept = true;
 		}
 		if (it->renew_at > now)
@@ -1397,7 +1707,10 @@ reconcile_sa(struct daemon_controller *c, struct item *it)
 	leaf.key_pem = is.key_pem.data;
 	leaf.root_pem = c->root_pem;
 	leaf.serial = is.serial;
-	leaf.superseded = NULL;
+	mc_free(it->sup);
+	it->sup = pending_for_write(c, it, sec, chk, &info, id, is.serial,
+	    now);
+	leaf.superseded = it->sup;
 	if ((obj = daemon_secret_build(c->cfg->secret_format, it->ns,
 	    it->name, uid != NULL ? uid : "", &leaf, &e)) == NULL) {
 		retry_later(c, it, 0);
@@ -1443,6 +1756,102 @@ rev_patched(const struct k8s_response *r, void *arg)
 		count_api_error(c, r);
 }
 
+struct serial_hunt {
+	struct daemon_controller *c;
+	const char *serial;
+	bool found;
+};
+
+/*
+ * A Secret of ours whose leaf has the serial asked for (its serial
+ * annotation, then the leaf itself, checked as its account's), or whose
+ * superseded annotation names it: recorded in the ledger.
+ */
+static int
+hunt_secret(const json_t *sec, void *arg)
+{
+	struct serial_hunt *h = arg;
+	struct daemon_controller *c = h->c;
+	struct daemon_pending v[DAEMON_PENDING_MAX];
+	const json_t *ann = json_object_get(json_object_get(sec, "metadata"),
+	    "annotations");
+	const char *a, *name = k8s_obj_name(sec);
+	char ser[CA_SERIAL_HEX];
+	struct item *it;
+	size_t n, i;
+
+	if (name == NULL || strncmp(name, DAEMON_SECRET_PREFIX,
+	    strlen(DAEMON_SECRET_PREFIX)) != 0)
+		return 0;
+	if ((a = json_string_value(json_object_get(ann,
+	    DAEMON_ANNOT_SERIAL))) != NULL &&
+	    daemon_serial_norm(a, ser, sizeof(ser)) == 0 &&
+	    strcmp(ser, h->serial) == 0) {
+		secret_observe(c, sec);
+		h->found = true;
+		return 0;
+	}
+	n = daemon_pending_parse(json_string_value(json_object_get(ann,
+	    DAEMON_ANNOT_SUPERSEDED)), v, DAEMON_PENDING_MAX);
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].serial, h->serial) == 0 &&
+		    (it = item_get(c, ITEM_SA, k8s_obj_namespace(sec), name +
+		    strlen(DAEMON_SECRET_PREFIX))) != NULL) {
+			char id[600];
+
+			snprintf(id, sizeof(id), "spiffe://%s/ns/%s/sa/%s",
+			    c->td, it->ns, it->name);
+			(void)ledger_placeholder(c, v[i].serial, id, it->ns,
+			    it->name, v[i].not_after);
+			h->found = true;
+		}
+	return 0;
+}
+
+/*
+ * serial= (normalized): a leaf this replica's ledger does not know was
+ * issued by an earlier leader; it is then looked for in the Secrets the
+ * watch holds (leaf or superseded annotation) and recorded from there.
+ * A serial already in the published CRL was imported at the start of
+ * the term (crl_import), so it is found in the ledger as revoked.
+ */
+static void
+revoke_by_serial(struct daemon_controller *c, const char *serial,
+    int reason, const char *why, struct mc_log_field *f)
+{
+	struct store_cert row;
+	struct mc_err e;
+	struct serial_hunt h = { c, serial, false };
+	bool found = false;
+	struct item *it;
+
+	memset(&row, 0, sizeof(row));
+	if (store_cert_get(c->db, serial, &row, &found, &e) == 0 && !found) {
+		k8s_informer_foreach(c->sec_inf, hunt_secret, &h);
+		if (h.found && store_cert_get(c->db, serial, &row, &found,
+		    &e) == -1)
+			found = false;
+	}
+	if (!found) {
+		mc_log_fields(MC_LOG_WARN, f, 2, "revocation request: serial "
+		    "%s is unknown (not in the ledger, in no Secret of ours, "
+		    "not in the published CRL); nothing revoked", serial);
+		return;
+	}
+	if (row.status == STORE_CERT_REVOKED)
+		mc_log_fields(MC_LOG_INFO, f, 2, "revocation request: serial "
+		    "%s is already revoked", serial);
+	else
+		revoke_serial(c, serial, reason, why);
+	if (row.namespace_ != NULL && row.service_account != NULL &&
+	    (it = item_get(c, ITEM_SA, row.namespace_,
+	    row.service_account)) != NULL) {
+		it->force = true;
+		enqueue(c, it);
+	}
+	store_cert_clear(&row);
+}
+
 /*
  * One request: "serial=HEX reason=NAME" or "id=SPIFFE-ID reason=NAME"
  * (meshcad(8), REVOCATION REQUESTS). The leaf is revoked, the CRL
@@ -1482,31 +1891,15 @@ revoke_request(struct daemon_controller *c, const char *key,
 	}
 	mc_log_fields(MC_LOG_INFO, f, 2, "revocation requested");
 	if (serial != NULL) {
-		struct store_cert row;
-		bool found = false;
-		size_t i;
+		char norm[CA_SERIAL_HEX];
 
-		for (i = 0; serial[i] != '\0'; i++)
-			if (serial[i] >= 'A' && serial[i] <= 'F')
-				serial[i] = (char)(serial[i] - 'A' + 'a');
-		memset(&row, 0, sizeof(row));
-		if (store_cert_get(c->db, serial, &row, &found, &e) == 0 &&
-		    found) {
-			revoke_serial(c, serial, reason, why);
-			if (row.namespace_ != NULL &&
-			    row.service_account != NULL) {
-				struct item *it = item_get(c, ITEM_SA,
-				    row.namespace_, row.service_account);
-
-				if (it != NULL) {
-					it->force = true;
-					enqueue(c, it);
-				}
-			}
-			store_cert_clear(&row);
-		} else
-			mc_log_fields(MC_LOG_WARN, f, 2, "revocation request: "
-			    "serial %s is not in the ledger", serial);
+		if (daemon_serial_norm(serial, norm, sizeof(norm)) == -1) {
+			mc_log_fields(MC_LOG_WARN, f, 2, "revocation request "
+			    "refused: serial= must be a serial number in hex "
+			    "(at most 32 digits, colons allowed)");
+			return;
+		}
+		revoke_by_serial(c, norm, reason, why, f);
 		return;
 	}
 	if (meshca_id_parse(id, strlen(id), &mid, NULL) != MESHCA_OK ||
@@ -1549,7 +1942,7 @@ revocations_process(struct daemon_controller *c)
 	json_t *v;
 	struct mc_err e;
 
-	if (!c->leader || c->ca_state != CA_READY ||
+	if (!c->leader || c->ca_state != CA_READY || !c->term_ready ||
 	    (cm = k8s_informer_get(c->rev_inf, c->ca_ns,
 	    DAEMON_REVOCATIONS_CM)) == NULL)
 		return;
@@ -1675,7 +2068,10 @@ on_secret(struct k8s_informer *inf, enum k8s_event_type t, const json_t *obj,
 	struct daemon_controller *c = arg;
 
 	(void)inf;
-	(void)t;
+	if (t == K8S_EV_DELETED)
+		secret_observe(c, obj);
+	else if (!c->leader)
+		import_mark(c, obj);
 	if (c->synced)
 		enqueue_secret_obj(c, obj);
 }
@@ -1715,6 +2111,8 @@ on_synced(struct k8s_informer *inf, void *arg)
 	    k8s_informer_has_synced(c->sec_inf) &&
 	    k8s_informer_has_synced(c->cm_inf) &&
 	    k8s_informer_has_synced(c->rev_inf);
+	if (c->synced && !c->leader)
+		k8s_informer_foreach(c->sec_inf, import_walk, c);
 	if (c->synced && !was)
 		mc_log_info("watches synced: %zu namespaces, %zu service "
 		    "accounts, %zu secrets", k8s_informer_count(c->ns_inf),
@@ -1737,11 +2135,10 @@ leader_started(struct k8s_elector *el, void *arg)
 	daemon_metric_set(c->m->leader, NULL, 1);
 	mc_log_info("leader: this replica (%s) now signs and writes",
 	    c->identity);
-	if (c->ca_state == CA_READY && c->synced)
-		crl_import(c);
+	c->term_ready = false;
 	c->crl_dirty = true;
-	full_resync(c);
-	revocations_process(c);
+	/* the rest once the CA is loaded and the watches synced: tick()
+	 * calls term_start() */
 }
 
 static void
@@ -1757,6 +2154,8 @@ cancel_all(struct daemon_controller *c)
 			it->inflight = false;
 			it->req = NULL;
 			it->dirty = false;
+			mc_free(it->sup);
+			it->sup = NULL;
 		}
 	c->ninflight = 0;
 	while (dequeue(c) != NULL)
@@ -1772,11 +2171,166 @@ leader_stopped(struct k8s_elector *el, void *arg)
 	if (!c->leader)
 		return;
 	c->leader = false;
+	c->term_ready = false;
 	daemon_metric_set(c->m->leader, NULL, 0);
 	/* Another replica may lead already: stop writing at once. */
 	cancel_all(c);
-	c->npend = 0;
 	mc_log_warnx("leader: lease lost or given up; writes stopped");
+}
+
+/* ---- the start of a leadership term --------------------------------- */
+
+static int
+collect_gone(const struct store_cert *row, void *arg, struct mc_err *e)
+{
+	struct daemon_controller *c = arg;
+	json_t *sa;
+
+	(void)e;
+	if (row->not_after <= now_s() || row->namespace_ == NULL ||
+	    row->service_account == NULL)
+		return 0;
+	if ((sa = k8s_informer_get(c->sa_inf, row->namespace_,
+	    row->service_account)) != NULL) {
+		json_decref(sa);
+		if (ns_is_managed(c, row->namespace_))
+			return 0;
+	}
+	/* reconcile_sa() finds no account and retires it */
+	enqueue_sa(c, row->namespace_, row->service_account);
+	return 0;
+}
+
+/*
+ * Accounts deleted (or namespaces unmanaged) while no replica led left
+ * no event for this one: every live leaf in the ledger whose account is
+ * gone is queued, and reconcile_sa() revokes it (cessationOfOperation)
+ * and removes the Secret, if one of ours is still there.
+ */
+static void
+gone_sweep(struct daemon_controller *c)
+{
+	struct store_cert_filter f;
+	struct mc_err e;
+
+	memset(&f, 0, sizeof(f));
+	f.status = STORE_CERT_ACTIVE;
+	if (store_cert_query(c->db, &f, collect_gone, c, &e) == -1)
+		mc_log_warnx("ledger: sweep of gone accounts: %s", e.msg);
+	f.status = STORE_CERT_SUPERSEDED;
+	if (store_cert_query(c->db, &f, collect_gone, c, &e) == -1)
+		mc_log_warnx("ledger: sweep of gone accounts: %s", e.msg);
+}
+
+/*
+ * A new term, once the CA is loaded and every watch synced: revocations
+ * of earlier leaders from the published CRL, every Secret judged again
+ * (and its leaf recorded, its superseded leaves taken up), gone
+ * accounts retired, revocation requests acted on.
+ */
+static void
+term_start(struct daemon_controller *c)
+{
+	struct item *it;
+	size_t i;
+
+	c->term_ready = true;
+	crl_import(c);
+	for (i = 0; i < c->tabsz; i++)
+		for (it = c->tab[i]; it != NULL; it = it->hnext)
+			it->swept = false;
+	full_resync(c);
+	gone_sweep(c);
+	revocations_process(c);
+}
+
+/* ---- a standby's record of the cluster's leaves ---------------------- */
+
+/*
+ * Records the leaf of Secret sec in this replica's own ledger when it
+ * verifies as its account's under our bundle, so that a replica that
+ * leads later can revoke it (an account deleted while no replica led
+ * leaves nothing else behind).
+ */
+static void
+secret_observe(struct daemon_controller *c, const json_t *sec)
+{
+	struct daemon_secret_info info;
+	enum daemon_check chk;
+	const char *ns = k8s_obj_namespace(sec), *name = k8s_obj_name(sec), *sa;
+	char id[600], why[256], *pem;
+	size_t len;
+
+	if (c->ca_state != CA_READY || ns == NULL || name == NULL ||
+	    strncmp(name, DAEMON_SECRET_PREFIX,
+	    strlen(DAEMON_SECRET_PREFIX)) != 0)
+		return;
+	sa = json_string_value(json_object_get(json_object_get(
+	    json_object_get(sec, "metadata"), "annotations"), DAEMON_ANNOT_SA));
+	if (sa == NULL)
+		sa = name + strlen(DAEMON_SECRET_PREFIX);
+	snprintf(id, sizeof(id), "spiffe://%s/ns/%s/sa/%s", c->td, ns, sa);
+	chk = daemon_secret_check(sec, c->cfg->secret_format, sa, NULL, id,
+	    c->verifier, c->root_pem, &info, why, sizeof(why));
+	if ((chk != DAEMON_CHECK_OK && chk != DAEMON_CHECK_ROOT &&
+	    chk != DAEMON_CHECK_OWNER) || info.serial[0] == '\0' ||
+	    (pem = daemon_secret_leaf_pem(sec, &len)) == NULL)
+		return;
+	ledger_import(c, pem, len, id, ns, sa);
+	mc_free(pem);
+}
+
+static void
+import_mark(struct daemon_controller *c, const json_t *obj)
+{
+	const char *name = k8s_obj_name(obj), *ns = k8s_obj_namespace(obj);
+	struct item *it;
+
+	if (name == NULL || ns == NULL || strncmp(name, DAEMON_SECRET_PREFIX,
+	    strlen(DAEMON_SECRET_PREFIX)) != 0 ||
+	    (it = item_get(c, ITEM_SA, ns, name +
+	    strlen(DAEMON_SECRET_PREFIX))) == NULL || it->import)
+		return;
+	it->import = true;
+	it->inext = c->ihead;
+	c->ihead = it;
+}
+
+static int
+import_walk(const json_t *obj, void *arg)
+{
+	import_mark(arg, obj);
+	return 0;
+}
+
+/* A standby records up to CTL_BATCH marked Secrets per turn, in one
+ * ledger transaction. */
+static void
+import_run(struct daemon_controller *c)
+{
+	struct item *it;
+	struct mc_err e;
+	json_t *sec;
+	char name[320];
+	size_t n = 0;
+
+	if (store_begin(c->db, &e) == -1)
+		return;
+	while (n < CTL_BATCH && (it = c->ihead) != NULL) {
+		c->ihead = it->inext;
+		it->inext = NULL;
+		it->import = false;
+		n++;
+		snprintf(name, sizeof(name), "%s%s", DAEMON_SECRET_PREFIX,
+		    it->name);
+		if ((sec = k8s_informer_get(c->sec_inf, it->ns, name)) !=
+		    NULL) {
+			secret_observe(c, sec);
+			json_decref(sec);
+		}
+	}
+	if (store_commit(c->db, &e) == -1)
+		mc_log_warnx("ledger: leaves seen in the cluster: %s", e.msg);
 }
 
 /* ---- the tick -------------------------------------------------------- */
@@ -1789,7 +2343,8 @@ watch_restarts(struct daemon_controller *c)
 	static const char *names[5] = { "namespaces", "serviceaccounts",
 		"secrets", "configmaps", "revocations" };
 	struct k8s_informer_stats st;
-	uint64_t d;
+	struct k8s_client_stats cs;
+	uint64_t d, gone = 0;
 	int i;
 
 	for (i = 0; i < 5; i++) {
@@ -1799,8 +2354,23 @@ watch_restarts(struct daemon_controller *c)
 		if (d > 0)
 			daemon_metric_add(c->m->watch_restarts, names[i],
 			    (double)d);
+		gone += st.relists_410 - c->last_stats[i].relists_410;
 		c->last_stats[i] = st;
 	}
+	/*
+	 * API errors no callback of ours sees: the informers' 410s, and
+	 * the attempts k8s/http retried by itself (429, 5xx, transport
+	 * errors; its counters do not tell them apart, so they are
+	 * counted as "retried"). A request's final error is counted where
+	 * it ends (count_api_error).
+	 */
+	if (gone > 0)
+		daemon_metric_add(c->m->api_errors, "410", (double)gone);
+	k8s_client_get_stats(c->cl, &cs);
+	if (cs.retries > c->last_cl.retries)
+		daemon_metric_add(c->m->api_errors, "retried",
+		    (double)(cs.retries - c->last_cl.retries));
+	c->last_cl = cs;
 }
 
 static void
@@ -1810,7 +2380,7 @@ tick(void *arg)
 	uint64_t ms = k8s_now_ms();
 	int64_t now = now_s(), earliest = 0;
 	struct item *it;
-	size_t i, j;
+	size_t i;
 
 	k8s_timer_arm(c->cl, &c->tick, CTL_TICK_MS, tick, c);
 	watch_restarts(c);
@@ -1851,14 +2421,10 @@ tick(void *arg)
 scanned:
 	if (!c->leader || c->ca_state != CA_READY || !c->synced)
 		return;
-	for (i = j = 0; i < c->npend; i++) {
-		if (c->pend[i].due <= now)
-			revoke_serial(c, c->pend[i].serial,
-			    CTL_REASON_SUPERSEDED, "superseded");
-		else
-			c->pend[j++] = c->pend[i];
-	}
-	c->npend = j;
+	if (!c->term_ready)
+		term_start(c);
+	if (now >= c->next_pend)
+		pend_run(c, now);
 	if (c->crl_dirty || c->crl_pem == NULL ||
 	    now >= daemon_crl_resign_at(c->crl_this, c->crl_next))
 		crl_publish(c);
@@ -1924,6 +2490,7 @@ daemon_controller_new(struct daemon_config *cfg,
 	c->tabsz = 1024;
 	c->next_retry_ms = UINT64_MAX;
 	c->next_renew = INT64_MAX;
+	c->next_pend = INT64_MAX;
 	c->cfg = cfg;
 	c->m = metrics;
 	k8s_backoff_init(&c->ca_bo, 1000, 30000);
@@ -2009,6 +2576,8 @@ turn_abort(struct daemon_controller *c)
 				it->force = true;
 		}
 		it->new_serial[0] = '\0';
+		mc_free(it->sup);
+		it->sup = NULL;
 		it->swept = false;
 		it->dirty = false;
 		retry_later(c, it, 0);
@@ -2034,10 +2603,11 @@ daemon_controller_run_once(struct daemon_controller *c, int timeout_ms,
 	 * the rule that a Secret is never published with a key whose
 	 * certificate is not durably in the ledger.
 	 */
-	if (c->leader && c->synced && c->ca_state == CA_READY &&
-	    !c->stopping && c->qhead != NULL &&
+	if (c->leader && c->term_ready && c->synced &&
+	    c->ca_state == CA_READY && !c->stopping && c->qhead != NULL &&
 	    c->ninflight <= CTL_LOW_WATER) {
 		if (store_begin(c->db, &le) == -1) {
+			daemon_metric_inc(c->m->ledger_errors, NULL);
 			mc_log_warnx("ledger: %s; work deferred", le.msg);
 			goto run;
 		}
@@ -2055,6 +2625,7 @@ daemon_controller_run_once(struct daemon_controller *c, int timeout_ms,
 				retry_later(c, it, CTL_REQUEUE_MS);
 		}
 		if (store_commit(c->db, &le) == -1) {
+			daemon_metric_inc(c->m->ledger_errors, NULL);
 			mc_log_warnx("ledger: commit of %zu item%s failed: %s; "
 			    "their writes are cancelled and retried", n,
 			    n == 1 ? "" : "s", le.msg);
@@ -2063,6 +2634,12 @@ daemon_controller_run_once(struct daemon_controller *c, int timeout_ms,
 		c->nturn = 0;
 	}
 run:
+	if (!c->leader && c->synced && c->ca_state == CA_READY &&
+	    c->ihead != NULL) {
+		import_run(c);
+		if (c->ihead != NULL)
+			timeout_ms = 0;
+	}
 	if (n > 0 && c->nqueued > 0 && c->ninflight <= CTL_LOW_WATER)
 		timeout_ms = 0;
 	return k8s_client_run_once(c->cl, timeout_ms, e);
@@ -2154,13 +2731,14 @@ daemon_controller_free(struct daemon_controller *c)
 		for (it = c->tab[i]; it != NULL; it = next) {
 			next = it->hnext;
 			mc_free(it->pub_rv);
+			mc_free(it->pend);
+			mc_free(it->sup);
 			mc_free(it->key);
 			mc_free(it->ns);
 			mc_free(it->name);
 			mc_free(it);
 		}
 	mc_free(c->tab);
-	mc_free(c->pend);
 	ca_issuer_free(c->issuer);
 	ca_signer_free(c->signer);
 	ca_authority_free(c->auth);

@@ -1,0 +1,108 @@
+#!/bin/sh
+# test_ctl_failover.sh: what a new leader must finish for the one before.
+#   superseded_after_failover  a leaf superseded just before its leader
+#       is killed is revoked (superseded) by the next leader after the
+#       propagation window (the Secret that replaced it names it, and
+#       the standby recorded it when it saw it);
+#   gone_while_leaderless  an account deleted while no replica ran is
+#       revoked (cessationOfOperation) by the next leader, whose ledger
+#       knows the leaf only because it saw it as a standby;
+#   serial_forms  serial= without leading zeros, in capitals with colons
+#       (as openssl prints it), filed with a leader that never issued
+#       the leaf: revoked and re-issued;
+#   serial_unknown  an unknown serial is logged as unknown and consumed.
+. "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/daemon/ctl_lib.sh"
+FLAGS="--propagation-window 4s"
+
+emu_start --gc-delay 0.2
+make_sas fo 4
+meshcad_start a $FLAGS
+wait_for 20 converged fo || { bad setup "no convergence"; finish; }
+meshcad_start b $FLAGS
+wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' \
+    http://127.0.0.1:\$(cat $work/b.port)/readyz)\" = 200 ]"
+# b records the leaves it sees as a standby
+sleep 1
+
+leader() { lease_holder; }
+kill_leader() {
+	_l=$(leader)
+	kill -9 "$(cat "$work/$_l.pid")" 2>/dev/null
+	echo "$_l"
+}
+
+# 1. superseded, then the leader dies within the window
+s1=$(serial_of fo sa-1)
+kubectl -n fo delete secret istio.sa-1 >/dev/null
+changed() { n=$(serial_of fo sa-1); [ -n "$n" ] && [ "$n" != "$s1" ]; }
+wait_for 10 changed
+dead=$(kill_leader)
+if wait_for 25 crl_has fo "$s1"; then
+	ok superseded_after_failover
+else
+	bad superseded_after_failover "$s1 (superseded, leader $dead killed) not in the CRL"
+fi
+meshcad_start "$dead" $FLAGS
+sleep 2
+
+# 2. an account deleted while no replica runs
+make_sas fo2 2
+wait_for 20 converged fo fo2
+s2=$(serial_of fo2 sa-2)
+l=$(leader)
+other=a
+[ "$l" = a ] && other=b
+kill -9 "$(cat "$work/$l.pid")" "$(cat "$work/$other.pid")" 2>/dev/null
+kubectl -n fo2 delete serviceaccount sa-2 >/dev/null
+secret_gone() { ! kubectl -n fo2 get secret istio.sa-2 >/dev/null 2>&1; }
+wait_for 10 secret_gone
+# the replica that was standby when the leaf was written leads next
+sleep 3
+meshcad_start "$other" $FLAGS
+if wait_for 25 crl_has fo2 "$s2" &&
+    kubectl -n fo2 get configmap meshca-ca-bundle \
+    -o jsonpath='{.data.crl\.pem}' | openssl crl -noout -text |
+    grep -A5 "$(echo "$s2" | tr a-f A-F | sed 's/^0*//')" |
+    grep -q "Cessation Of Operation"; then
+	ok gone_while_leaderless
+else
+	bad gone_while_leaderless "$s2 (account deleted while no leader) not in the CRL as cessationOfOperation"
+fi
+
+# 3. serial= in other forms, to a leader with a fresh ledger
+kill -9 "$(cat "$work/$other.pid")" 2>/dev/null
+sleep 3
+meshcad_start c $FLAGS
+wait_for 15 sh -c "[ \"\$(kubectl -n $CANS get lease meshca-leader \
+    -o jsonpath='{.spec.holderIdentity}')\" = c ]"
+wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' \
+    http://127.0.0.1:\$(cat $work/c.port)/readyz)\" = 200 ]"
+s3=$(serial_of fo sa-3)
+s4=$(serial_of fo sa-4)
+# openssl's form: capitals, colons, no leading zero octets
+colons=$(kubectl -n fo get secret istio.sa-3 -o json |
+    jq -r '.data["cert-chain.pem"]' | base64 -d |
+    openssl x509 -noout -text | grep -A1 'Serial Number' | tail -n 1 |
+    tr -d ' ' | tr a-f A-F)
+short=$(echo "$s4" | sed 's/^0*//')
+kubectl -n $CANS create configmap meshca-revocations \
+    --from-literal=r1="serial=$colons reason=keyCompromise" \
+    --from-literal=r2="serial=$short reason=affiliationChanged" \
+    --from-literal=r3="serial=0123456789abcdef0123456789abcdef" \
+    >/dev/null
+re3() { n=$(serial_of fo sa-3); [ -n "$n" ] && [ "$n" != "$s3" ]; }
+re4() { n=$(serial_of fo sa-4); [ -n "$n" ] && [ "$n" != "$s4" ]; }
+if wait_for 15 crl_has fo "$s3" && wait_for 10 crl_has fo "$s4" &&
+    wait_for 10 re3 && wait_for 10 re4; then
+	ok serial_forms
+else
+	bad serial_forms "$colons / $short: not revoked or not re-issued"
+fi
+if wait_for 5 grep -q 'serial 0123456789abcdef0123456789abcdef is unknown' \
+    "$work/c.log" && [ "$(kubectl -n $CANS get configmap \
+    meshca-revocations -o json | jq '.data // {} | length')" = 0 ]; then
+	ok serial_unknown
+else
+	bad serial_unknown "no clear log line, or the request was kept"
+fi
+finish
