@@ -335,7 +335,9 @@ ca_pem_encode(const char *label, const unsigned char *der, size_t len,
 	size_t off, n;
 	int w;
 
-	if (mc_buf_printf(out, e, "-----BEGIN %s-----\n", label) == -1)
+	if (mc_buf_puts(out, "-----BEGIN ", e) == -1 ||
+	    mc_buf_puts(out, label, e) == -1 ||
+	    mc_buf_puts(out, "-----\n", e) == -1)
 		return -1;
 	/* 48 bytes of DER make one 64-column line, as PEM_write does. */
 	for (off = 0; off < len; off += n) {
@@ -348,7 +350,11 @@ ca_pem_encode(const char *label, const unsigned char *der, size_t len,
 		}
 	}
 	OPENSSL_cleanse(line, sizeof(line));
-	return mc_buf_printf(out, e, "-----END %s-----\n", label);
+	if (mc_buf_puts(out, "-----END ", e) == -1 ||
+	    mc_buf_puts(out, label, e) == -1 ||
+	    mc_buf_puts(out, "-----\n", e) == -1)
+		return -1;
+	return 0;
 }
 
 int

@@ -562,30 +562,36 @@ der_time(int64_t t, unsigned char *out, size_t *len)
 {
 	struct tm tm;
 	time_t tt = (time_t)t;
-	char s[20];
-	int n, year;
+	unsigned char *p;
+	int v[6], year, i;
 
 	if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL)
 		return -1;
 	year = tm.tm_year + 1900;
 	if (year < 0 || year > 9999)
 		return -1;
+	v[0] = year % 100;
+	v[1] = tm.tm_mon + 1;
+	v[2] = tm.tm_mday;
+	v[3] = tm.tm_hour;
+	v[4] = tm.tm_min;
+	v[5] = tm.tm_sec;
+	p = out + 2;
 	if (year >= 1950 && year < 2050) {
-		n = snprintf(s, sizeof(s), "%02d%02d%02d%02d%02d%02dZ",
-		    year % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		    tm.tm_min, tm.tm_sec);
 		out[0] = V_ASN1_UTCTIME;
+		out[1] = 13;
 	} else {
-		n = snprintf(s, sizeof(s), "%04d%02d%02d%02d%02d%02dZ", year,
-		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		    tm.tm_sec);
 		out[0] = V_ASN1_GENERALIZEDTIME;
+		out[1] = 15;
+		*p++ = (unsigned char)('0' + year / 1000);
+		*p++ = (unsigned char)('0' + year / 100 % 10);
 	}
-	if (n != 13 && n != 15)
-		return -1;
-	out[1] = (unsigned char)n;
-	memcpy(out + 2, s, (size_t)n);
-	*len = (size_t)n + 2;
+	for (i = 0; i < 6; i++) {
+		*p++ = (unsigned char)('0' + v[i] / 10);
+		*p++ = (unsigned char)('0' + v[i] % 10);
+	}
+	*p++ = 'Z';
+	*len = (size_t)(p - out);
 	return 0;
 }
 
@@ -890,7 +896,10 @@ ca_signer_sign_cached(const struct ca_signer *s, struct ca_sign_cache *c,
 	 * unused bits, after room for its header. */
 	p = der_put(p, s->sigalg_der, s->sigalg_der_len);
 	siglen = s->sig_max;
-	if (!sign_tbs(s, c, tbs, tbs_len, p + 5, &siglen))
+	/* OpenSSL 3.0's ECDSA can report success with the length of a
+	 * failed i2d (-1) when memory runs out: check the length too. */
+	if (!sign_tbs(s, c, tbs, tbs_len, p + 5, &siglen) || siglen == 0 ||
+	    siglen > s->sig_max)
 		goto ossl;
 	bs_len = 1 + siglen;
 	memmove(p + der_hdr_len(bs_len) + 1, p + 5, siglen);
