@@ -24,6 +24,7 @@
 
 static atomic_ulong mc_alloc_n;
 static atomic_long mc_alloc_limit = -1; /* -1: not read yet, 0: never */
+static atomic_bool mc_alloc_once;	/* fail allocation limit only */
 
 static int
 mc_alloc_should_fail(void)
@@ -41,9 +42,13 @@ mc_alloc_should_fail(void)
 			if (*end != '\0' || limit < 0)
 				limit = 0;
 		}
+		s = getenv("MC_ALLOC_ONCE");
+		atomic_store(&mc_alloc_once, s != NULL && strcmp(s, "1") == 0);
 		atomic_store(&mc_alloc_limit, limit);
 	}
 	n = atomic_fetch_add(&mc_alloc_n, 1) + 1;
+	if (atomic_load(&mc_alloc_once))
+		return limit > 0 && n == (unsigned long)limit;
 	return limit > 0 && n >= (unsigned long)limit;
 }
 

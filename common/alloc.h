@@ -2,7 +2,8 @@
  * alloc.h: allocation wrappers. All of meshca's own allocations go through
  * these so that a torture build (configure --enable-torture) can fail the
  * Nth one: with MC_ALLOC_FAIL=N in the environment, allocation number N
- * (counted from 1 per process) and every later one returns NULL.
+ * (counted from 1 per process) and every later one returns NULL; with
+ * MC_ALLOC_ONCE=1 as well, allocation N only.
  */
 #ifndef MC_ALLOC_H
 #define MC_ALLOC_H

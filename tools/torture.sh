@@ -16,9 +16,13 @@
 #  - our allocations: the case re-runs with MC_ALLOC_FAIL=N, for every N
 #    from 1 to its count (TORTURE_MC_RUNS=K: K values spread evenly);
 #  - the libraries': with MC_OSSL_FAIL=N for TORTURE_OSSL_RUNS values of N
-#    spread evenly over 1..count (default 50 per case; all walks every N).
-#  Both fail allocation N and every later one. The N's are a function of
-#  the counts only, so two runs on the same build try the same N's.
+#    spread evenly over 1..count (default 50 per case; all walks every N;
+#    sites fails the first allocation at each OpenSSL file:line and each
+#    jansson call site, MC_OSSL_SITES_FILE).
+#  Both fail allocation N and every later one (TORTURE_ONCE=1: N only,
+#  so the code goes on after the failure and what it swallowed shows).
+#  The N's are a function of the counts only, so two runs on the same
+#  build try the same N's.
 #  Test failures are expected when allocations fail. Not allowed: a
 #  signal or abort (cmocka's "Test failed with exception" included), a
 #  sanitizer report, a valgrind error, a timeout (TORTURE_TIMEOUT s,
@@ -70,14 +74,14 @@ if [ "${1:-}" = --job ]; then
 		else
 			repro="$repro MC_OSSL_ONLY=$name MC_OSSL_FAIL=$n"
 		fi
-		envs="$envs $repro" ;;
+		envs="$envs $T_ONCE $repro" ;;
 	replay)
 		if [ "$mode" = mc ]; then
 			repro="MC_ALLOC_FAIL=$n"
 		else
 			repro="LD_PRELOAD=$T_LIB MC_OSSL_ONLY=$name MC_OSSL_FAIL=$n"
 		fi
-		envs="$envs $repro" ;;
+		envs="$envs $T_ONCE $repro" ;;
 	esac
 	t0=$(date +%s%N)
 	# shellcheck disable=SC2086
@@ -219,7 +223,9 @@ else
 	T_WRAP=
 fi
 T_TMP=$tmp T_LIB=$ossl T_TIMEOUT=${TORTURE_TIMEOUT:-60} T_LOGDIR=$(pwd)
-export ASAN_OPTIONS UBSAN_OPTIONS T_WRAP T_TMP T_LIB T_TIMEOUT T_LOGDIR
+T_ONCE=
+[ "${TORTURE_ONCE:-0}" = 1 ] && T_ONCE="MC_ALLOC_ONCE=1 MC_OSSL_ONCE=1"
+export ASAN_OPTIONS UBSAN_OPTIONS T_WRAP T_TMP T_LIB T_TIMEOUT T_LOGDIR T_ONCE
 # Tests that repeat one operation many times (test_svid's reload race)
 # do it fewer times here: each N re-runs the whole case.
 MC_TEST_ROUNDS=${MC_TEST_ROUNDS:-20}

@@ -6,7 +6,10 @@
  * jansson before main() runs, so every allocation those libraries make
  * is counted on one counter; with MC_OSSL_FAIL=N in the environment,
  * allocation N (counted from 1) and every later one returns NULL, as
- * common/alloc.c does for our own with MC_ALLOC_FAIL.
+ * common/alloc.c does for our own with MC_ALLOC_FAIL; with MC_OSSL_ONCE=1
+ * as well, allocation N only (the code then goes on with working
+ * allocations, so an error it swallowed shows: a CRL "signed" after a
+ * failure in i2d_ECDSA_SIG() was found that way).
  *
  * Every process started under LD_PRELOAD loads this object: the test, but
  * also timeout(1), sh -c and an openssl(1) a test may run. So hooks are
@@ -52,6 +55,7 @@
 
 static atomic_ulong ossl_n;
 static unsigned long ossl_limit; /* 0: never fail */
+static bool ossl_once;		 /* fail allocation ossl_limit only */
 static bool ossl_hooked;
 
 /*
@@ -100,7 +104,8 @@ ossl_should_fail_at(const void *key, long line)
 	unsigned long n = atomic_fetch_add(&ossl_n, 1) + 1;
 
 	site_note(key, line, n);
-	return ossl_limit > 0 && n >= ossl_limit;
+	return ossl_limit > 0 &&
+	    (ossl_once ? n == ossl_limit : n >= ossl_limit);
 }
 
 static void *
@@ -241,5 +246,6 @@ ossl_fail_init(void)
 	/* Count, and fail, from here on. */
 	atomic_store(&ossl_n, 0);
 	ossl_limit = limit;
+	ossl_once = (s = getenv("MC_OSSL_ONCE")) != NULL && strcmp(s, "1") == 0;
 	ossl_hooked = true;
 }
