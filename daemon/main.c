@@ -10,7 +10,9 @@
  * most MESHCAD_SLICE_MS, then reads the self-pipe. When it cannot start
  * (no Kubernetes configuration, an unusable ledger) meshcad says so,
  * stays unready (/readyz 503 "controller not running") and tries again
- * every MESHCAD_RETRY_S seconds.
+ * after 1 s, doubling up to MESHCAD_RETRY_S (a ledger out of space or of
+ * descriptors may be back any moment; a missing configuration is not
+ * tried more than twice a minute); the same failure is logged once.
  *
  * Trusted input: the command line and the configuration file (checked
  * by config.c); nothing else is read.
@@ -41,7 +43,7 @@
 #define MESHCAD_TICK_MS 1000   /* main loop wake-up, heartbeat period */
 #define MESHCAD_STALE_AFTER 30 /* seconds without a tick: /healthz 503 */
 #define MESHCAD_SLICE_MS 100   /* controller slice between signal checks */
-#define MESHCAD_RETRY_S 30     /* controller start retry period */
+#define MESHCAD_RETRY_S 30     /* controller start: longest retry wait */
 #define MESHCAD_DRAIN_MS 5000  /* SIGTERM: wait this long for writes */
 #define MESHCAD_FD_RESERVE 8   /* fewer descriptors free: say so */
 
@@ -54,6 +56,9 @@ struct meshcad {
 	struct daemon_health *health;
 	struct daemon_controller *ctl; /* NULL until it could start */
 	time_t ctl_retry;	       /* when to try starting it again */
+	unsigned int ctl_wait;	       /* seconds before the next try */
+	unsigned int ctl_failed;       /* tries failed in a row */
+	char ctl_err[MC_ERR_MAX];      /* the last failure, as logged */
 	int sig_r;		       /* read end of the self-pipe */
 	struct timespec fd_checked;    /* CLOCK_MONOTONIC */
 	bool fd_short;		       /* fewer than MESHCAD_FD_RESERVE free */
@@ -226,16 +231,30 @@ controller_start(struct meshcad *d)
 		return;
 	mc_err_clear(&e);
 	if ((d->ctl = daemon_controller_new(d->cfg, d->metrics, &e)) == NULL) {
-		d->ctl_retry = time(NULL) + MESHCAD_RETRY_S;
-		mc_log_warnx(
-		    "controller not available: %s; no certificates "
-		    "will be issued; /readyz answers 503 (retrying in %d s)",
-		    e.msg, MESHCAD_RETRY_S);
+		d->ctl_wait = d->ctl_wait == 0 ? 1 : d->ctl_wait * 2;
+		if (d->ctl_wait > MESHCAD_RETRY_S)
+			d->ctl_wait = MESHCAD_RETRY_S;
+		d->ctl_retry = time(NULL) + d->ctl_wait;
+		d->ctl_failed++;
+		if (strcmp(e.msg, d->ctl_err) != 0)
+			mc_log_warnx("controller not available: %s; no "
+				     "certificates will be issued; /readyz "
+				     "answers 503 (retrying in %u s, then up "
+				     "to every %d s)",
+			    e.msg, d->ctl_wait, MESHCAD_RETRY_S);
+		else
+			mc_log_debug("controller still not available "
+				     "(%u tries): %s",
+			    d->ctl_failed, e.msg);
+		snprintf(d->ctl_err, sizeof(d->ctl_err), "%s", e.msg);
 		set_ready(d, false, "controller not running");
 		return;
 	}
-	mc_log_info("controller started: CA namespace %s, lease %s",
-	    d->cfg->ca_namespace, "meshca-leader");
+	mc_log_info("controller started: CA namespace %s, lease %s (%u "
+		    "failed tries before)",
+	    d->cfg->ca_namespace, "meshca-leader", d->ctl_failed);
+	d->ctl_wait = d->ctl_failed = 0;
+	d->ctl_err[0] = '\0';
 }
 
 /*
