@@ -1221,6 +1221,37 @@ ca_fetch(void *arg)
 /* ---- CRL ------------------------------------------------------------- */
 
 /*
+ * RFC 5280 5.2.3: "CRL issuers conforming to this profile MUST include
+ * this extension in all CRLs and MUST ... [use] monotonically increasing
+ * sequence numbers". A new leader's ledger counts from its own last CRL,
+ * so it takes numbers (in one transaction) until it has passed the one
+ * published; gaps are allowed. store/ has no "at least" setter.
+ */
+static void
+crl_number_continue(struct daemon_controller *c, long published)
+{
+	struct mc_err e;
+	int64_t n = 0;
+	long i;
+
+	if (published <= 0 || published > (1L << 40) ||
+	    store_begin(c->db, &e) == -1)
+		return;
+	for (i = 0; n < published && i < 1000 * 1000; i++)
+		if (store_crl_next_number(c->db, c->auth->id, now_s(), &n,
+		    &e) == -1) {
+			store_rollback(c->db);
+			mc_log_warnx("CRL number: %s", e.msg);
+			return;
+		}
+	if (store_commit(c->db, &e) == -1)
+		mc_log_warnx("CRL number: %s", e.msg);
+	else if (i > 1)
+		mc_log_info("CRL: numbers continue after %ld, the published "
+		    "one", published);
+}
+
+/*
  * A new leader's ledger may not have seen earlier revocations: it takes
  * them from the CRL published in the CA namespace (after checking our
  * authority signed it), so the next CRL it signs drops none of them.
@@ -1243,6 +1274,7 @@ crl_import(struct daemon_controller *c)
 	bool found;
 	BIGNUM *bn = NULL;
 	ASN1_ENUMERATED *re;
+	ASN1_INTEGER *num;
 
 	if ((cm = k8s_informer_get(c->cm_inf, c->ca_ns, DAEMON_BUNDLE_CM)) ==
 	    NULL)
@@ -1306,6 +1338,11 @@ crl_import(struct daemon_controller *c)
 	if (n > 0)
 		mc_log_info("CRL: %d revocation%s imported from %s/%s", n,
 		    n == 1 ? "" : "s", c->ca_ns, DAEMON_BUNDLE_CM);
+	if ((num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL)) !=
+	    NULL) {
+		crl_number_continue(c, ASN1_INTEGER_get(num));
+		ASN1_INTEGER_free(num);
+	}
 out:
 	ERR_clear_error();
 	BN_free(bn);
@@ -1574,6 +1611,22 @@ retire_account(struct daemon_controller *c, struct item *it,
 	    "unmanaged" : "gone");
 }
 
+static bool
+is_revoked(struct daemon_controller *c, const char *serial)
+{
+	struct store_cert row;
+	struct mc_err e;
+	bool found = false, rev = false;
+
+	memset(&row, 0, sizeof(row));
+	if (serial[0] != '\0' && store_cert_get(c->db, serial, &row, &found,
+	    &e) == 0 && found) {
+		rev = row.status == STORE_CERT_REVOKED;
+		store_cert_clear(&row);
+	}
+	return rev;
+}
+
 /*
  * True when sec is exactly the Secret we last wrote for it (same
  * resourceVersion: the API server changes it on every write), under the
@@ -1647,6 +1700,11 @@ reconcile_sa(struct daemon_controller *c, struct item *it)
 		    sizeof(why));
 	if (c->cfg->propagation_window > 0)
 		pend_from_secret(c, it, sec);
+	/* A leaf in place that is revoked (a request whose re-issue failed
+	 * or was cut short by a leader change) is replaced. */
+	if (chk == DAEMON_CHECK_OK && !it->force &&
+	    is_revoked(c, info.serial))
+		it->force = true;
 	if (chk == DAEMON_CHECK_OK && !it->force) {
 		set_renew(c, it, daemon_renew_at(info.not_before,
 		    info.not_after, c->cfg->grace_ratio,

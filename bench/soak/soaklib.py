@@ -310,6 +310,19 @@ def proc_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def proc_sockets(pid):
+    """How many of pid's descriptors are sockets."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith(
+                    "socket:"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
 def b64(s):
     return base64.b64encode(s if isinstance(s, bytes) else s.encode()
                             ).decode()
@@ -389,18 +402,19 @@ class SecretChecker:
 _serial_cache = {}
 
 
-def leaf_info(chain):
-    """(serial, notAfter) of the first certificate: serial in lowercase
-    hex without leading zeros ("" when there is none), notAfter in Unix
-    seconds (0 when unknown)."""
+def leaf_full(chain):
+    """(serial, notAfter, URI SAN) of the first certificate: serial in
+    lowercase hex without leading zeros ("" when there is none),
+    notAfter in Unix seconds (0 when unknown), the URI ("" when none)."""
     if not chain:
-        return "", 0
+        return "", 0, ""
     h = hashlib.sha256(chain).hexdigest()
     if h not in _serial_cache:
         rc, out, _ = _run(["openssl", "x509", "-noout", "-serial",
-                           "-enddate"], chain)
-        s, na = "", 0
+                           "-enddate", "-ext", "subjectAltName"], chain)
+        s, na, uri = "", 0, ""
         for line in out.decode("ascii", "replace").splitlines():
+            line = line.strip()
             if line.startswith("serial="):
                 s = line[7:].strip().lower().lstrip("0")
             elif line.startswith("notAfter="):
@@ -409,8 +423,15 @@ def leaf_info(chain):
                         line[9:].strip(), "%b %d %H:%M:%S %Y GMT"))
                 except ValueError:
                     na = 0
-        _serial_cache[h] = (s, na) if rc == 0 else ("", 0)
+            elif line.startswith("URI:"):
+                uri = line[4:].split(",")[0].strip()
+        _serial_cache[h] = (s, na, uri) if rc == 0 else ("", 0, "")
     return _serial_cache[h]
+
+
+def leaf_info(chain):
+    """(serial, notAfter) of the first certificate (see leaf_full)."""
+    return leaf_full(chain)[:2]
 
 
 def leaf_serial(chain):

@@ -10,7 +10,9 @@
 #   serial_forms  serial= without leading zeros, in capitals with colons
 #       (as openssl prints it), filed with a leader that never issued
 #       the leaf: revoked and re-issued;
-#   serial_unknown  an unknown serial is logged as unknown and consumed.
+#   serial_unknown  an unknown serial is logged as unknown and consumed;
+#   crl_number_continues  the new leader's CRL number follows the one
+#       its predecessor published (RFC 5280 5.2.3: monotonic).
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/daemon/ctl_lib.sh"
 FLAGS="--propagation-window 4s"
 
@@ -31,16 +33,30 @@ kill_leader() {
 	echo "$_l"
 }
 
+crl_number() {
+	kubectl -n "$CANS" get configmap meshca-ca-bundle \
+	    -o jsonpath='{.data.crl\.pem}' | openssl crl -noout -crlnumber |
+	    sed 's/.*=//; s/^0x//'
+}
+
 # 1. superseded, then the leader dies within the window
 s1=$(serial_of fo sa-1)
 kubectl -n fo delete secret istio.sa-1 >/dev/null
 changed() { n=$(serial_of fo sa-1); [ -n "$n" ] && [ "$n" != "$s1" ]; }
 wait_for 10 changed
+n0=$(crl_number)
 dead=$(kill_leader)
 if wait_for 25 crl_has fo "$s1"; then
 	ok superseded_after_failover
 else
 	bad superseded_after_failover "$s1 (superseded, leader $dead killed) not in the CRL"
+fi
+n1=$(crl_number)
+if [ -n "$n0" ] && [ -n "$n1" ] &&
+    [ "$(printf '%d' "0x$n1")" -gt "$(printf '%d' "0x$n0")" ]; then
+	ok crl_number_continues
+else
+	bad crl_number_continues "CRL number $n0 before the failover, $n1 after"
 fi
 meshcad_start "$dead" $FLAGS
 sleep 2
