@@ -534,6 +534,10 @@ parse_seconds(const char *opt, const char *s)
 	char *end;
 	long v;
 
+	if (s == NULL) {
+		cli_warnx("revoke: %s: a value is required", opt);
+		return -1;
+	}
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < 1 ||
@@ -583,7 +587,8 @@ cli_cmd_revoke(int argc, char *argv[], const struct cli_global *g)
 		case 'n':
 			/* The API server checks the name (and answers 404
 			 * for a namespace that does not exist). */
-			if (optarg[0] == '\0' || strchr(optarg, '/') != NULL) {
+			if (optarg == NULL || optarg[0] == '\0' ||
+			    strchr(optarg, '/') != NULL) {
 				cli_warnx("revoke: --ca-namespace: %.80s: not "
 				    "a namespace name", optarg);
 				return cli_usage_cmd("revoke");

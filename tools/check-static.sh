@@ -6,7 +6,9 @@
 #     with the build's preprocessor flags (and EXTRA_CFLAGS, the
 #     dependencies' from the Makefile);
 #  3. scan-build (clang's static analyzer) over a fresh build of the whole
-#     tree in BUILDDIR/scan-build (reports in BUILDDIR/scan-build/report).
+#     tree and its tests in BUILDDIR/scan-build (reports in
+#     BUILDDIR/scan-build/report); the analyzer runs here only, not also
+#     as clang-tidy's clang-analyzer-* checks (.clang-tidy says why).
 # Any finding fails the check; each suppression says why where it sits.
 # STATIC_ONLY="cppcheck clang-tidy scan-build" picks some of the three;
 # STATIC_FILES="a.c b.c" limits cppcheck and clang-tidy to those files
@@ -128,7 +130,9 @@ case " $only " in *" scan-build "*)
 			"$sb" -o report "$top/configure" -q --disable-hardening \
 				>configure.log 2>&1 &&
 			"$sb" -o report --status-bugs -analyze-headers \
-				make -j"$jobs" >make.log 2>&1)
+				make -j"$jobs" all >make.log 2>&1 &&
+			"$sb" -o report --status-bugs -analyze-headers \
+				make -j"$jobs" check TESTS= >>make.log 2>&1)
 		rc=$?
 		grep -E 'warning:.*\[(core|unix|security|deadcode|cplusplus|nullability|optin|alpha)' \
 			"$dir/make.log" | sort -u
