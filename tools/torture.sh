@@ -41,9 +41,11 @@
 #
 # Runs go TORTURE_JOBS at a time (default: the number of processors).
 # TORTURE_ONLY='GLOB' keeps the test binaries and fuzz targets whose path
-# matches GLOB. The bounded pass CI runs:
-#   make check-torture TORTURE_MC_RUNS=24 TORTURE_OSSL_RUNS=6 \
-#       TORTURE_REPLAY_MC_RUNS=8 TORTURE_REPLAY_OSSL_RUNS=2
+# matches GLOB. The bounded pass CI runs (about 240 s of CPU: two
+# minutes on two idle cores; it walks every N of each test case with up
+# to 64 allocations of ours, and 64 spread N's of the bigger ones):
+#   make check-torture TORTURE_MC_RUNS=64 TORTURE_OSSL_RUNS=4 \
+#       TORTURE_REPLAY_MC_RUNS=4 TORTURE_REPLAY_OSSL_RUNS=1
 #
 # Each finding is printed with the command that reproduces it; the
 # summary gives the runs per binary.
