@@ -140,8 +140,8 @@ if [ -n "$full" ]; then
 	else
 		bad enospc_logged "no 'disk full' line naming $db"
 	fi
-	pct=$(cpu_pct "$pid" 5)
-	echo "# CPU while the disk is full: $pct % (5 s)"
+	pct=$(cpu_pct "$pid" 3)
+	echo "# CPU while the disk is full: $pct % (3 s)"
 	if [ "$pct" -le 5 ]; then
 		ok enospc_no_busy_loop
 	else
@@ -212,8 +212,8 @@ if wait_for 5 log_has "file descriptors: .*RLIMIT_NOFILE"; then
 else
 	bad emfile_logged "no 'file descriptors' warning ($nfd open, limit 8)"
 fi
-pct=$(cpu_pct "$pid" 5)
-echo "# CPU with no descriptor to spare: $pct % (5 s, $nfd open before)"
+pct=$(cpu_pct "$pid" 3)
+echo "# CPU with no descriptor to spare: $pct % (3 s, $nfd open before)"
 if [ "$pct" -le 5 ]; then
 	ok emfile_no_busy_loop
 else
@@ -324,7 +324,7 @@ if wait_for 10 test -s "$work/b.port" &&
 else
 	bad fd_floor_logged "no start, or no 'file descriptors' warning"
 fi
-sleep 3 # several controller retries
+sleep 2 # a few controller retries
 pct=$(cpu_pct "$bpid" 2)
 echo "# ulimit -n 12: $(grep -c 'controller not available' \
     "$work/b.log") 'controller not available' line(s), CPU $pct % (2 s)"
