@@ -35,6 +35,7 @@ store_sqlite_error(struct store_db *db, int rc, struct mc_err *e,
 	int busy_ms = db != NULL ? db->busy_ms : STORE_BUSY_TIMEOUT_MS;
 	const char *detail = db != NULL && db->sq != NULL ?
 	    sqlite3_errmsg(db->sq) : sqlite3_errstr(rc);
+	int sys;
 
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
@@ -75,8 +76,16 @@ store_sqlite_error(struct store_db *db, int rc, struct mc_err *e,
 	case SQLITE_CANTOPEN:
 	case SQLITE_READONLY:
 	case SQLITE_PERM:
-		mc_err_set(e, MC_ST_IO, 0, "ledger %s: %s: %s", path, what,
-		    detail);
+		/* "unable to open database file" says neither why nor
+		 * which limit: name the system error (EMFILE, EACCES...). */
+		sys = db != NULL && db->sq != NULL ?
+		    sqlite3_system_errno(db->sq) : 0;
+		if (sys != 0)
+			mc_err_set(e, MC_ST_IO, 0, "ledger %s: %s: %s (%s)",
+			    path, what, detail, strerror(sys));
+		else
+			mc_err_set(e, MC_ST_IO, 0, "ledger %s: %s: %s", path,
+			    what, detail);
 		break;
 	default:
 		mc_err_set(e, MC_ST_INTERNAL, 0, "ledger %s: %s: %s", path,

@@ -351,6 +351,14 @@ else
 	bad fd_floor_logged_once "$(grep -c 'controller not available' \
 	    "$work/b.log") lines"
 fi
+# the ledger's error names the system's reason, not only sqlite's
+if grep -q 'controller not available.*(Too many open files)' \
+    "$work/b.log"; then
+	ok fd_floor_names_emfile
+else
+	bad fd_floor_names_emfile "$(grep -m 1 'controller not available' \
+	    "$work/b.log")"
+fi
 kill -TERM "$bpid"
 
 # (an --enable-sanitizers build reports into the logs)
