@@ -49,7 +49,8 @@ dead=$(kill_leader)
 if wait_for 25 crl_has fo "$s1"; then
 	ok superseded_after_failover
 else
-	bad superseded_after_failover "$s1 (superseded, leader $dead killed) not in the CRL"
+	bad superseded_after_failover \
+	    "$s1 (superseded, leader $dead killed) not in the CRL"
 fi
 n1=$(crl_number)
 if [ -n "$n0" ] && [ -n "$n1" ] &&
@@ -82,7 +83,8 @@ if wait_for 25 crl_has fo2 "$s2" &&
     grep -q "Cessation Of Operation"; then
 	ok gone_while_leaderless
 else
-	bad gone_while_leaderless "$s2 (account deleted while no leader) not in the CRL as cessationOfOperation"
+	bad gone_while_leaderless \
+	    "$s2 (no leader at its deletion): not in the CRL as cessation"
 fi
 
 # 3. serial= in other forms, to a leader with a fresh ledger
