@@ -14,9 +14,9 @@
 #    MC_ALLOC_COUNT_FILE) and those of libcrypto, libssl and jansson (the
 #    preloaded hook, MC_OSSL_COUNT_FILE);
 #  - our allocations: the case re-runs with MC_ALLOC_FAIL=N, for every N
-#    from 1 to its count (TORTURE_MC_RUNS=K: K values spread evenly);
-#  - the libraries': with MC_OSSL_FAIL=N for TORTURE_OSSL_RUNS values of N
-#    spread evenly over 1..count (default 50 per case; all walks every N;
+#    from 1 to its count (TORTURE_MC_RUNS=K: at most K, spread evenly);
+#  - the libraries': with MC_OSSL_FAIL=N for at most TORTURE_OSSL_RUNS
+#    N's spread over 1..count (default 50 per case; all walks every N;
 #    sites fails the first allocation at each OpenSSL file:line and each
 #    jansson call site, MC_OSSL_SITES_FILE).
 #  Both fail allocation N and every later one (TORTURE_ONCE=1: N only,
@@ -41,9 +41,10 @@
 #
 # Runs go TORTURE_JOBS at a time (default: the number of processors).
 # TORTURE_ONLY='GLOB' keeps the test binaries and fuzz targets whose path
-# matches GLOB. The bounded pass CI runs (about 240 s of CPU: two
-# minutes on two idle cores; it walks every N of each test case with up
-# to 64 allocations of ours, and 64 spread N's of the bigger ones):
+# matches GLOB. The bounded pass CI runs (3204 runs, about 210 s of
+# CPU: under two minutes on two idle cores; it walks every N of each
+# test case with up to 64 allocations of ours, 33 to 64 spread N's of
+# the bigger ones):
 #   make check-torture TORTURE_MC_RUNS=64 TORTURE_OSSL_RUNS=4 \
 #       TORTURE_REPLAY_MC_RUNS=4 TORTURE_REPLAY_OSSL_RUNS=1
 #
@@ -243,9 +244,9 @@ pool() {
 	xargs -r -P "$jobs" -L 1 sh "$self" --job
 }
 
-# points COUNT RUNS [SITES]: the N's to try, spread evenly over 1..COUNT
-# and always including 1 and COUNT (the first and last allocation a run
-# makes are where set-up and clean-up fail); RUNS=sites: the N's in
+# points COUNT RUNS [SITES]: the N's to try: all when COUNT <= RUNS,
+# else 1 and every S-th after it, S the smallest power of two that
+# makes them at most RUNS (at least RUNS/2); RUNS=sites: the N's in
 # SITES (comma-separated), the first allocation at each site.
 points() {
 	if [ "$2" = sites ]; then
@@ -255,7 +256,15 @@ points() {
 	elif [ "$2" -le 1 ]; then
 		echo 1
 	else
-		awk -v c="$1" -v r="$2" 'BEGIN { for (i = 0; i < r; i++) printf "%d\n", 1 + int(i * (c - 1) / (r - 1) + 0.5) }' | uniq
+		# Counts move a little from run to run (threads, OpenSSL's
+		# random nonces and primes), so the step is a power of two:
+		# the N's change only when COUNT crosses one.
+		awk -v c="$1" -v r="$2" 'BEGIN {
+			for (s = 1; s * r < c; s *= 2)
+				;
+			for (n = 1; n <= c; n += s)
+				print n
+		}'
 	fi
 }
 
