@@ -9,20 +9,21 @@
 N=300
 
 emu_start
-make_sas led $N
 
 if command -v strace >/dev/null 2>&1 &&
     strace -f -qq -e trace=fsync -o /dev/null true 2>/dev/null; then
-	rm -f "$work/a.port"
+	# meshcad is started as ctl_lib.sh does (its pid is killed on
+	# exit), strace attaches to it, and only then the accounts appear
+	meshcad_start a --lease-duration 8s --renew-deadline 6s
 	strace -f -qq -e trace=fsync,fdatasync -o "$work/strace.out" \
-	    "$MESHCAD" --config /dev/null --kubeconfig "$KUBECONFIG" \
-	    --db "$work/a.db" --identity a --metrics-listen 127.0.0.1:0 \
-	    --metrics-port-file "$work/a.port" --log-format text \
-	    --lease-duration 8s --renew-deadline 6s --retry-period 500ms \
-	    >>"$work/a.log" 2>&1 &
-	pids="$pids $!"
-	echo $! >"$work/strace.pid"
-	if wait_for 60 converged led; then
+	    -p "$(cat "$work/a.pid")" 2>>"$work/strace.log" &
+	spid=$!
+	pids="$pids $spid"
+	sleep 1
+	make_sas led $N
+	if ! kill -0 "$spid" 2>/dev/null; then
+		echo "# strace cannot attach here: sync count skipped"
+	elif wait_for 60 converged led; then
 		sleep 1
 		syncs=$(grep -c 'sync(' "$work/strace.out")
 		issued=$(metric a meshca_certificates_issued_total)
