@@ -227,7 +227,7 @@ tab_grow(struct daemon_controller *c)
 	struct item **nt, *it, *next;
 	size_t i, nsz = c->tabsz * 2, h;
 
-	if ((nt = mc_calloc(nsz, sizeof(*nt))) == NULL)
+	if ((nt = mc_calloc(nsz, sizeof(struct item *))) == NULL)
 		return; /* keep the longer chains */
 	for (i = 0; i < c->tabsz; i++)
 		for (it = c->tab[i]; it != NULL; it = next) {
@@ -2540,7 +2540,7 @@ daemon_controller_new(struct daemon_config *cfg,
 	char fsel[128];
 
 	if ((c = mc_calloc(1, sizeof(*c))) == NULL ||
-	    (c->tab = mc_calloc(1024, sizeof(*c->tab))) == NULL) {
+	    (c->tab = mc_calloc(1024, sizeof(struct item *))) == NULL) {
 		mc_free(c);
 		mc_err_set(e, MC_ST_NOMEM, 0, "controller: out of memory");
 		return NULL;

@@ -9,7 +9,10 @@
  * must be exactly the account's. Key material is never copied into an
  * error or log message.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -155,13 +158,52 @@ daemon_serial_norm(const char *in, char *out, size_t outlen)
 	return 0;
 }
 
+/*
+ * A positive decimal number from annotation text (the cluster's: any
+ * bytes), ended by stop; strtoll reports what sscanf cannot, a value out
+ * of range. Sets *end past it.
+ */
+static int
+pending_number(const char *p, char stop, int64_t *v, const char **end)
+{
+	char *e;
+	long long x;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	errno = 0;
+	x = strtoll(p, &e, 10);
+	if (errno != 0 || e == p || *e != stop || x <= 0)
+		return -1;
+	*v = (int64_t)x;
+	*end = e;
+	return 0;
+}
+
+/* One SERIAL:NOTAFTER:DUE entry: 1 to 63 hex digits, two numbers. */
+static int
+pending_entry(const char *tok, char *ser, size_t sersz, int64_t *na,
+    int64_t *due)
+{
+	size_t hl = strspn(tok, "0123456789abcdefABCDEF");
+	const char *p;
+
+	if (hl == 0 || hl >= sersz || tok[hl] != ':')
+		return -1;
+	memcpy(ser, tok, hl);
+	ser[hl] = '\0';
+	if (pending_number(tok + hl + 1, ':', na, &p) == -1 ||
+	    pending_number(p + 1, '\0', due, &p) == -1)
+		return -1;
+	return 0;
+}
+
 size_t
 daemon_pending_parse(const char *s, struct daemon_pending *out, size_t max)
 {
 	char tok[128], ser[64];
 	size_t n = 0, len;
-	long long na, due;
-	int used;
+	int64_t na, due;
 
 	while (s != NULL && *s != '\0' && n < max) {
 		s += strspn(s, " \t\n");
@@ -171,10 +213,8 @@ daemon_pending_parse(const char *s, struct daemon_pending *out, size_t max)
 		if (len < sizeof(tok)) {
 			memcpy(tok, s, len);
 			tok[len] = '\0';
-			used = 0;
-			if (sscanf(tok, "%63[0-9a-fA-F]:%lld:%lld%n", ser, &na,
-			    &due, &used) == 3 && (size_t)used == len &&
-			    na > 0 && due > 0 && daemon_serial_norm(ser,
+			if (pending_entry(tok, ser, sizeof(ser), &na,
+			    &due) == 0 && daemon_serial_norm(ser,
 			    out[n].serial, sizeof(out[n].serial)) == 0) {
 				out[n].not_after = na;
 				out[n].due = due;

@@ -884,10 +884,13 @@ k8s_request_start(struct k8s_client *c, const struct k8s_request_opts *o,
 		o->max_response != 0 ? o->max_response :
 				       DEFAULT_MAX_RESPONSE);
 	k8s_backoff_init(&r->backoff, c->o.retry_base_ms, c->o.retry_cap_ms);
+	/* Started by the next k8s_client_run_once (its first step is to
+	 * pump the queue; nothing is sent before then anyway): starting it
+	 * here could end it here, calling on_done before the caller holds
+	 * the request it would be handed, which was then already freed. */
 	r->state = RQ_QUEUED;
 	rl_push(&c->queued, r);
 	c->st.requests++;
-	pump(c);
 	return r;
 nomem:
 	mc_err_set(e, MC_ST_NOMEM, 0, "out of memory");

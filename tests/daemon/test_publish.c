@@ -69,6 +69,12 @@ test_pending(void **state)
 	assert_int_equal(v[0].not_after, 100);
 	assert_int_equal(v[0].due, 200);
 	assert_string_equal(v[1].serial, FULL);
+	/* numbers out of range, signed, spaced or trailed are refused */
+	assert_int_equal(daemon_pending_parse("ab:99999999999999999999:5 "
+	    "ab:+5:6 ab:-5:6 ab:5:6x ab:5: :5:6 ab::6 g1:5:6", w,
+	    DAEMON_PENDING_MAX), 0);
+	assert_int_equal(daemon_pending_parse("ab:9223372036854775807:1", w,
+	    DAEMON_PENDING_MAX), 1);
 	assert_int_equal(daemon_pending_format(v, n, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "0000000000000000000000000000a1b2:100:200 "
 	    FULL ":7:8");
