@@ -5,6 +5,7 @@
  * for a different identity or for CA powers is refused rather than
  * silently dropped, so a misconfigured or malicious workload is noticed.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -16,6 +17,22 @@
 #include "ca/csr.h"
 #include "ca/keygen.h"
 #include "common/status.h"
+#include "spiffe/bundle.h"
+
+/*
+ * Out of memory inside OpenSSL is not the requester's fault: it must not
+ * read as a malformed or badly signed CSR (found by check-torture), nor
+ * let an extension go unchecked.
+ */
+static bool
+nomem(struct mc_err *e)
+{
+	if (!spiffe_ossl_nomem())
+		return false;
+	ERR_clear_error();
+	mc_err_set(e, MC_ST_NOMEM, 0, "CSR: out of memory");
+	return true;
+}
 
 static int
 check_extensions(X509_REQ *req, const char *authorized_id, struct mc_err *e)
@@ -29,12 +46,14 @@ check_extensions(X509_REQ *req, const char *authorized_id, struct mc_err *e)
 	const char *uri;
 	int i, j, nid, ret = -1;
 
-	exts = X509_REQ_get_extensions(req);
+	if ((exts = X509_REQ_get_extensions(req)) == NULL && nomem(e))
+		goto out;
 	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
 		ext = sk_X509_EXTENSION_value(exts, i);
 		nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
 		if (nid == NID_basic_constraints) {
-			bc = X509V3_EXT_d2i(ext);
+			if ((bc = X509V3_EXT_d2i(ext)) == NULL && nomem(e))
+				goto out;
 			if (bc != NULL && bc->ca) {
 				BASIC_CONSTRAINTS_free(bc);
 				mc_err_set(e, MC_ST_REJECTED,
@@ -45,7 +64,8 @@ check_extensions(X509_REQ *req, const char *authorized_id, struct mc_err *e)
 			}
 			BASIC_CONSTRAINTS_free(bc);
 		} else if (nid == NID_key_usage) {
-			ku = X509V3_EXT_d2i(ext);
+			if ((ku = X509V3_EXT_d2i(ext)) == NULL && nomem(e))
+				goto out;
 			if (ku != NULL && (ASN1_BIT_STRING_get_bit(ku, 5) ||
 			    ASN1_BIT_STRING_get_bit(ku, 6))) {
 				ASN1_BIT_STRING_free(ku);
@@ -56,7 +76,8 @@ check_extensions(X509_REQ *req, const char *authorized_id, struct mc_err *e)
 			}
 			ASN1_BIT_STRING_free(ku);
 		} else if (nid == NID_subject_alt_name) {
-			gens = X509V3_EXT_d2i(ext);
+			if ((gens = X509V3_EXT_d2i(ext)) == NULL && nomem(e))
+				goto out;
 			for (j = 0; gens != NULL &&
 			    j < sk_GENERAL_NAME_num(gens); j++) {
 				g = sk_GENERAL_NAME_value(gens, j);
@@ -102,12 +123,19 @@ ca_csr_check(const char *pem, size_t len, const char *authorized_id,
 	}
 	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL ||
 	    (req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL)) == NULL) {
+		if (bio == NULL || nomem(e)) {
+			ERR_clear_error();
+			mc_err_set(e, MC_ST_NOMEM, 0, "CSR: out of memory");
+			goto out;
+		}
 		ERR_clear_error();
 		mc_err_set(e, MC_ST_PARSE, 0, "CSR: not a PEM CERTIFICATE "
 		    "REQUEST");
 		goto out;
 	}
 	if ((pk = X509_REQ_get0_pubkey(req)) == NULL) {
+		if (nomem(e))
+			goto out;
 		ERR_clear_error();
 		mc_err_set(e, MC_ST_REJECTED, 0, "CSR: public key does not "
 		    "decode");
@@ -115,6 +143,8 @@ ca_csr_check(const char *pem, size_t len, const char *authorized_id,
 	}
 	/* RFC 2986 4.2: the signature proves possession of the key. */
 	if (X509_REQ_verify(req, pk) != 1) {
+		if (nomem(e))
+			goto out;
 		ERR_clear_error();
 		mc_err_set(e, MC_ST_REJECTED, 0, "CSR: signature does not "
 		    "verify with its own public key (RFC 2986 4.2)");
@@ -128,7 +158,9 @@ ca_csr_check(const char *pem, size_t len, const char *authorized_id,
 		goto out;
 	if ((n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &p)) <= 0 ||
 	    (size_t)n > CA_SPKI_MAX) {
-		ca_openssl_error(e, MC_ST_INTERNAL, "CSR: encode public key");
+		if (!nomem(e))
+			ca_openssl_error(e, MC_ST_INTERNAL,
+			    "CSR: encode public key");
 		goto out;
 	}
 	memcpy(spki, p, (size_t)n);
