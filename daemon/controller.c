@@ -153,6 +153,8 @@ struct daemon_controller {
 	/* CA state */
 	enum { CA_FETCH, CA_WAIT, CA_READY } ca_state;
 	struct k8s_backoff ca_bo;
+	struct k8s_backoff ledger_bo;	/* the ledger refused a write */
+	uint64_t ledger_retry_ms;	/* no turn before (k8s_now_ms) */
 	struct k8s_timer ca_timer;
 	struct ca_authority *auth;
 	struct ca_signer *signer;
@@ -340,6 +342,22 @@ retry_later(struct daemon_controller *c, struct item *it, uint64_t ms)
 	it->retry_due = k8s_now_ms() + (ms > 0 ? ms : 1);
 	if (it->retry_due < c->next_retry_ms)
 		c->next_retry_ms = it->retry_due;
+}
+
+/*
+ * The ledger refused a write (a full disk, an I/O error): counted, and
+ * work waits out one backoff shared by every item, short and capped, so
+ * that all of it goes on within seconds of the ledger taking writes
+ * again; each item's own backoff would have grown to 30 s.
+ */
+static uint64_t
+ledger_failed(struct daemon_controller *c)
+{
+	uint64_t ms = k8s_backoff_next(&c->ledger_bo);
+
+	daemon_metric_inc(c->m->ledger_errors, NULL);
+	c->ledger_retry_ms = k8s_now_ms() + ms;
+	return ms;
 }
 
 /* Records when an account's leaf is due for renewal. */
@@ -1752,10 +1770,18 @@ reconcile_sa(struct daemon_controller *c, struct item *it)
 	rq.key_type = (enum ca_key_type)c->cfg->key_type;
 	rq.now = now;
 	it->started_ms = k8s_now_ms();
-	if (ca_issue_keypair(c->issuer, &rq, &is, &e) == -1 ||
-	    ca_issue_record(c->db, c->issuer, &is, 1, false, c->actor, now,
-	    &e) == -1 ||
-	    mc_buf_puts(&chain, is.cert_pem, &e) == -1 ||
+	if (ca_issue_keypair(c->issuer, &rq, &is, &e) == -1) {
+		mc_log_warnx("issue %s: %s", id, e.msg);
+		retry_later(c, it, 0);
+		goto out;
+	}
+	if (ca_issue_record(c->db, c->issuer, &is, 1, false, c->actor, now,
+	    &e) == -1) {
+		mc_log_warnx("issue %s: %s", id, e.msg);
+		retry_later(c, it, ledger_failed(c));
+		goto out;
+	}
+	if (mc_buf_puts(&chain, is.cert_pem, &e) == -1 ||
 	    mc_buf_puts(&chain, c->chain_pem, &e) == -1) {
 		mc_log_warnx("issue %s: %s", id, e.msg);
 		retry_later(c, it, 0);
@@ -2552,6 +2578,7 @@ daemon_controller_new(struct daemon_config *cfg,
 	c->cfg = cfg;
 	c->m = metrics;
 	k8s_backoff_init(&c->ca_bo, 1000, 30000);
+	k8s_backoff_init(&c->ledger_bo, 500, 5000);
 	if ((c->ca_ns = mc_strdup(cfg->ca_namespace)) == NULL ||
 	    (c->td = mc_strdup(cfg->trust_domain)) == NULL ||
 	    (c->identity = mc_strdup(cfg->identity)) == NULL ||
@@ -2618,7 +2645,7 @@ fail:
  * byte left; every item of the turn is retried later.
  */
 static void
-turn_abort(struct daemon_controller *c)
+turn_abort(struct daemon_controller *c, uint64_t ms)
 {
 	struct item *it;
 	size_t i;
@@ -2638,7 +2665,7 @@ turn_abort(struct daemon_controller *c)
 		it->sup = NULL;
 		it->swept = false;
 		it->dirty = false;
-		retry_later(c, it, 0);
+		retry_later(c, it, ms);
 	}
 	c->nturn = 0;
 }
@@ -2650,7 +2677,7 @@ daemon_controller_run_once(struct daemon_controller *c, int timeout_ms,
 	struct item *it;
 	struct mc_err le;
 	size_t n = 0;
-	uint64_t t0 = k8s_now_ms();
+	uint64_t t0 = k8s_now_ms(), ms;
 
 	/*
 	 * One ledger transaction per turn, not one per leaf: with
@@ -2663,9 +2690,9 @@ daemon_controller_run_once(struct daemon_controller *c, int timeout_ms,
 	 */
 	if (c->leader && c->term_ready && c->synced &&
 	    c->ca_state == CA_READY && !c->stopping && c->qhead != NULL &&
-	    c->ninflight <= CTL_LOW_WATER) {
+	    c->ninflight <= CTL_LOW_WATER && t0 >= c->ledger_retry_ms) {
 		if (store_begin(c->db, &le) == -1) {
-			daemon_metric_inc(c->m->ledger_errors, NULL);
+			(void)ledger_failed(c);
 			mc_log_warnx("ledger: %s; work deferred", le.msg);
 			goto run;
 		}
@@ -2683,12 +2710,13 @@ daemon_controller_run_once(struct daemon_controller *c, int timeout_ms,
 				retry_later(c, it, CTL_REQUEUE_MS);
 		}
 		if (store_commit(c->db, &le) == -1) {
-			daemon_metric_inc(c->m->ledger_errors, NULL);
+			ms = ledger_failed(c);
 			mc_log_warnx("ledger: commit of %zu item%s failed: %s; "
 			    "their writes are cancelled and retried", n,
 			    n == 1 ? "" : "s", le.msg);
-			turn_abort(c);
-		}
+			turn_abort(c, ms);
+		} else if (c->ledger_retry_ms <= t0)
+			k8s_backoff_reset(&c->ledger_bo); /* none refused */
 		c->nturn = 0;
 	}
 run:

@@ -24,10 +24,7 @@
 
 command -v prlimit >/dev/null 2>&1 || { echo "skip: prlimit not found"; exit 77; }
 
-# daemon/controller.c: count ledger failures in meshca_ledger_errors_total,
-# and retry items the ledger refused at a shared, short ledger backoff
-# rather than each item's own (which reaches 30 s).
-XFAIL="${XFAIL-enospc_ledger_errors_metric enospc_recovers_fast}"
+XFAIL="${XFAIL-}"
 
 xcheck() {
 	# xcheck NAME WHY: the check just failed
