@@ -168,6 +168,13 @@ struct daemon_controller {
 	int64_t crl_this, crl_next;
 	bool crl_dirty;
 
+	/* revocation requests acted on, key -> entry text, until their
+	 * entries have left meshca-revocations (kept across terms) */
+	json_t *rev_done;
+	bool rev_again; /* removing handled entries failed: try again */
+	struct k8s_backoff rev_bo;
+	uint64_t rev_retry_ms; /* not before (k8s_now_ms) */
+
 	/* work */
 	struct item **tab;
 	size_t tabsz, nitems;
@@ -1836,8 +1843,12 @@ rev_patched(const struct k8s_response *r, void *arg)
 {
 	struct daemon_controller *c = arg;
 
-	if (r->outcome != K8S_OK && r->outcome != K8S_E_NOT_FOUND)
+	if (r->outcome != K8S_OK && r->outcome != K8S_E_NOT_FOUND) {
 		count_api_error(c, r);
+		c->rev_again = true; /* the tick retries the removal */
+		c->rev_retry_ms = k8s_now_ms() + k8s_backoff_next(&c->rev_bo);
+	} else
+		k8s_backoff_reset(&c->rev_bo);
 }
 
 struct serial_hunt {
@@ -2021,24 +2032,40 @@ out:
 static void
 revocations_process(struct daemon_controller *c)
 {
-	json_t *cm, *data, *patch = NULL, *pd;
+	json_t *cm, *data, *patch = NULL, *pd, *done;
 	const char *k;
 	json_t *v;
+	void *tmp;
 	struct mc_err e;
 
 	if (!c->leader || c->ca_state != CA_READY || !c->term_ready ||
 	    (cm = k8s_informer_get(c->rev_inf, c->ca_ns,
 	    DAEMON_REVOCATIONS_CM)) == NULL)
 		return;
+	c->rev_again = false;
 	data = json_object_get(cm, "data");
+	/* An entry no longer there was removed: forget it. */
+	json_object_foreach_safe(c->rev_done, tmp, k, v) {
+		if (json_object_get(data, k) == NULL)
+			json_object_del(c->rev_done, k);
+	}
 	if (json_object_size(data) == 0)
 		goto out;
 	if ((patch = json_pack("{s:{}}", "data")) == NULL)
 		goto out;
 	pd = json_object_get(patch, "data");
 	json_object_foreach(data, k, v) {
-		if (json_is_string(v))
+		done = json_object_get(c->rev_done, k);
+		/* A request acted on whose removal failed or was cut off
+		 * by a lost lease is not acted on again: for id= that
+		 * would revoke the leaf issued in answer to it. */
+		if (json_is_string(v) && !(json_is_string(done) &&
+		    strcmp(json_string_value(done),
+		    json_string_value(v)) == 0)) {
 			revoke_request(c, k, json_string_value(v));
+			json_object_set_new(c->rev_done, k,
+			    json_string(json_string_value(v)));
+		}
 		json_object_set_new(pd, k, json_null());
 	}
 	/* Handled entries leave the ConfigMap (merge patch, RFC 7386: null
@@ -2509,6 +2536,8 @@ scanned:
 		term_start(c);
 	if (now >= c->next_pend)
 		pend_run(c, now);
+	if (c->rev_again && k8s_now_ms() >= c->rev_retry_ms)
+		revocations_process(c);
 	if (c->crl_dirty || c->crl_pem == NULL ||
 	    now >= daemon_crl_resign_at(c->crl_this, c->crl_next))
 		crl_publish(c);
@@ -2566,7 +2595,10 @@ daemon_controller_new(struct daemon_config *cfg,
 	char fsel[128];
 
 	if ((c = mc_calloc(1, sizeof(*c))) == NULL ||
-	    (c->tab = mc_calloc(1024, sizeof(struct item *))) == NULL) {
+	    (c->tab = mc_calloc(1024, sizeof(struct item *))) == NULL ||
+	    (c->rev_done = json_object()) == NULL) {
+		if (c != NULL)
+			mc_free(c->tab);
 		mc_free(c);
 		mc_err_set(e, MC_ST_NOMEM, 0, "controller: out of memory");
 		return NULL;
@@ -2579,6 +2611,7 @@ daemon_controller_new(struct daemon_config *cfg,
 	c->m = metrics;
 	k8s_backoff_init(&c->ca_bo, 1000, 30000);
 	k8s_backoff_init(&c->ledger_bo, 500, 5000);
+	k8s_backoff_init(&c->rev_bo, 1000, 30000);
 	if ((c->ca_ns = mc_strdup(cfg->ca_namespace)) == NULL ||
 	    (c->td = mc_strdup(cfg->trust_domain)) == NULL ||
 	    (c->identity = mc_strdup(cfg->identity)) == NULL ||
@@ -2806,6 +2839,7 @@ daemon_controller_free(struct daemon_controller *c)
 		k8s_timer_cancel(c->cl, &c->ca_timer);
 	}
 	k8s_elector_free(c->el);
+	json_decref(c->rev_done);
 	k8s_informer_free(c->ns_inf);
 	k8s_informer_free(c->sa_inf);
 	k8s_informer_free(c->sec_inf);

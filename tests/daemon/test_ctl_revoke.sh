@@ -78,6 +78,37 @@ fi
 [ -z "$(entries $CANS)" ] && ok revoke_id_entry_removed ||
     bad revoke_id_entry_removed "$(entries $CANS)"
 
+# 1b. a request acted on whose removal fails (here every PATCH of the
+# ConfigMap; a lost lease cuts it off the same way) is not acted on
+# again when the ConfigMap changes: for an ID that would revoke the leaf
+# issued in answer to it. Entries are filed with PUT (kubectl replace),
+# which the fault leaves alone.
+put_entry() {
+	kubectl -n "$CANS" get configmap meshca-revocations -o json |
+	    jq --arg k "$1" --arg v "$2" '.data[$k] = $v' |
+	    kubectl replace -f - >/dev/null
+}
+s=$(serial_of shop sa-1)
+emu_admin /_emulator/faults '{"status":500,"count":0,"method":"PATCH",
+    "path_contains":"meshca-revocations"}' >/dev/null
+put_entry twice "id=spiffe://$TD/ns/shop/sa/sa-1 reason=keyCompromise"
+if wait_for 20 fresh sa-1 "$s"; then
+	s2=$(serial_of shop sa-1)
+	put_entry other "serial=$(printf '%032x' 4242) reason=superseded"
+	sleep 4
+	emu_admin /_emulator/clear-faults >/dev/null
+	if wait_for 20 eval '[ -z "$(entries $CANS)" ]' &&
+	    [ "$(serial_of shop sa-1)" = "$s2" ] && ! crl_has shop "$s2"; then
+		ok revoke_request_acted_once
+	else
+		bad revoke_request_acted_once "sa-1: $s2 -> $(serial_of shop \
+		    sa-1); entries: $(entries $CANS)"
+	fi
+else
+	emu_admin /_emulator/clear-faults >/dev/null
+	bad revoke_request_acted_once "the request was not acted on"
+fi
+
 # 2. by serial, canonical form, waiting: handled means "in the CRL"
 s=$(serial_of shop sa-2)
 if run by_serial 0 $K revoke --reason superseded --wait=20 "$s" &&
