@@ -184,7 +184,6 @@ struct daemon_controller {
 	struct item *ihead;	/* Secrets a standby has yet to record */
 	bool term_ready;	/* this leadership term's start is done:
 				   CRL imported, gone accounts swept */
-	struct k8s_client_stats last_cl;
 	/* the items of this loop turn, all under one ledger transaction:
 	 * their writes are only sent once it has committed */
 	struct item *turn[CTL_BATCH];
@@ -380,16 +379,23 @@ set_renew(struct daemon_controller *c, struct item *it, int64_t at,
 
 /* ---- metrics helpers ------------------------------------------------ */
 
+/*
+ * Every API answer that was not a 2xx, by status code ("transport" when
+ * there was none), each attempt k8s/http retried by itself included
+ * (k8s_client_opts.on_error): a burst of 503s that the retries hid is
+ * still visible. A watch that breaks after its 200 is a watch restart.
+ */
 static void
-count_api_error(struct daemon_controller *c, const struct k8s_response *r)
+api_error(long code, void *arg)
 {
-	char code[24];
+	struct daemon_controller *c = arg;
+	char label[24];
 
-	if (r->http_code > 0)
-		snprintf(code, sizeof(code), "%ld", r->http_code);
+	if (code > 0)
+		snprintf(label, sizeof(label), "%ld", code);
 	else
-		snprintf(code, sizeof(code), "transport");
-	daemon_metric_inc(c->m->api_errors, code);
+		snprintf(label, sizeof(label), "transport");
+	daemon_metric_inc(c->m->api_errors, label);
 }
 
 /* ---- the ledger ------------------------------------------------------ */
@@ -1167,7 +1173,6 @@ ca_created(const struct k8s_response *r, void *arg)
 		ca_fetch(c);
 		return;
 	}
-	count_api_error(c, r);
 	ca_retry(c, "create secret", r->err.msg);
 }
 
@@ -1227,7 +1232,6 @@ ca_got(const struct k8s_response *r, void *arg)
 		ca_create(c);
 		return;
 	}
-	count_api_error(c, r);
 	ca_retry(c, "get secret", r->err.msg);
 }
 
@@ -1439,7 +1443,6 @@ cm_done(const struct k8s_response *r, void *arg)
 	    r->outcome == K8S_E_CONFLICT) {
 		retry_later(c, it, CTL_REQUEUE_MS);
 	} else {
-		count_api_error(c, r);
 		mc_log_warnx("configmap %s/%s: %s", it->ns, DAEMON_BUNDLE_CM,
 		    r->err.msg);
 		retry_later(c, it, 0);
@@ -1512,7 +1515,6 @@ sa_done(const struct k8s_response *r, void *arg)
 		/* a delete */
 		if (r->outcome != K8S_OK && r->outcome != K8S_E_NOT_FOUND &&
 		    r->outcome != K8S_E_CONFLICT) {
-			count_api_error(c, r);
 			retry_later(c, it, 0);
 		}
 		goto next;
@@ -1568,7 +1570,6 @@ sa_done(const struct k8s_response *r, void *arg)
 		retry_later(c, it, CTL_REQUEUE_MS);
 		goto next;
 	}
-	count_api_error(c, r);
 	{
 		struct mc_log_field f[] = { { "namespace", it->ns },
 			{ "serviceaccount", it->name } };
@@ -1844,7 +1845,6 @@ rev_patched(const struct k8s_response *r, void *arg)
 	struct daemon_controller *c = arg;
 
 	if (r->outcome != K8S_OK && r->outcome != K8S_E_NOT_FOUND) {
-		count_api_error(c, r);
 		c->rev_again = true; /* the tick retries the removal */
 		c->rev_retry_ms = k8s_now_ms() + k8s_backoff_next(&c->rev_bo);
 	} else
@@ -2454,8 +2454,7 @@ watch_restarts(struct daemon_controller *c)
 	static const char *names[5] = { "namespaces", "serviceaccounts",
 		"secrets", "configmaps", "revocations" };
 	struct k8s_informer_stats st;
-	struct k8s_client_stats cs;
-	uint64_t d, gone = 0;
+	uint64_t d;
 	int i;
 
 	for (i = 0; i < 5; i++) {
@@ -2465,23 +2464,8 @@ watch_restarts(struct daemon_controller *c)
 		if (d > 0)
 			daemon_metric_add(c->m->watch_restarts, names[i],
 			    (double)d);
-		gone += st.relists_410 - c->last_stats[i].relists_410;
 		c->last_stats[i] = st;
 	}
-	/*
-	 * API errors no callback of ours sees: the informers' 410s, and
-	 * the attempts k8s/http retried by itself (429, 5xx, transport
-	 * errors; its counters do not tell them apart, so they are
-	 * counted as "retried"). A request's final error is counted where
-	 * it ends (count_api_error).
-	 */
-	if (gone > 0)
-		daemon_metric_add(c->m->api_errors, "410", (double)gone);
-	k8s_client_get_stats(c->cl, &cs);
-	if (cs.retries > c->last_cl.retries)
-		daemon_metric_add(c->m->api_errors, "retried",
-		    (double)(cs.retries - c->last_cl.retries));
-	c->last_cl = cs;
 }
 
 static void
@@ -2633,6 +2617,8 @@ daemon_controller_new(struct daemon_config *cfg,
 		goto fail;
 	memset(&co, 0, sizeof(co));
 	co.max_in_flight = CTL_MAX_INFLIGHT + 16;
+	co.on_error = api_error;
+	co.on_error_arg = c;
 	if ((c->cl = k8s_client_new(c->kcfg, &co, e)) == NULL)
 		goto fail;
 	snprintf(fsel, sizeof(fsel), "metadata.name=%s",

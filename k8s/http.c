@@ -764,6 +764,14 @@ attempt_done(struct k8s_client *c, struct k8s_request *r, CURLcode cres)
 		cres = CURLE_OK; /* an error body cut short: use the code */
 	if (cres != CURLE_OK || r->stalled)
 		code = r->streamed ? code : 0;
+	if (c->o.on_error != NULL) {
+		if (cres == CURLE_OK && !r->stalled &&
+		    (code < 200 || code >= 300))
+			c->o.on_error(code, c->o.on_error_arg);
+		else if ((cres != CURLE_OK || r->stalled) && !r->streamed &&
+		    !r->aborted && !r->too_big)
+			c->o.on_error(0, c->o.on_error_arg);
+	}
 	/* 401: the token may have been rotated (kubernetes-api.md §7) */
 	if (cres == CURLE_OK && code == 401 && !r->reauthed &&
 	    c->cfg->token_file != NULL) {

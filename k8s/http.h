@@ -123,6 +123,15 @@ struct k8s_client_opts {
 	uint64_t retry_base_ms;	     /* first backoff ceiling; 0: 200 ms */
 	uint64_t retry_cap_ms;	     /* backoff and Retry-After cap; 0: 60 s */
 	bool http1_only;	     /* do not offer HTTP/2 */
+	/*
+	 * Called for every attempt that ended without a 2xx answer, the
+	 * ones retried here included (a caller's on_done sees only the
+	 * last): code is the HTTP status, 0 for a transport error (no
+	 * answer, a reset, a timeout). Not for cancelled requests, nor for
+	 * a watch stream that breaks after its 200 (informers count those).
+	 */
+	void (*on_error)(long code, void *arg);
+	void *on_error_arg;
 };
 
 /* Counters, for tests and metrics. */

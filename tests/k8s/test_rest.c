@@ -430,6 +430,22 @@ test_retry_after(void **state)
 	got_reset(&g);
 }
 
+/* k8s_client_opts.on_error: the codes of the attempts that failed */
+struct errs {
+	long code[16];
+	size_t n;
+};
+
+static void
+on_error(long code, void *arg)
+{
+	struct errs *x = arg;
+
+	if (x->n < 16)
+		x->code[x->n] = code;
+	x->n++;
+}
+
 static void
 test_5xx(void **state)
 {
@@ -437,6 +453,7 @@ test_5xx(void **state)
 	struct k8s_client *c2;
 	struct mc_err e = { 0 };
 	struct got g = { 0 };
+	struct errs x = { { 0 }, 0 };
 
 	/* a burst of 503s without Retry-After: backoff, then success */
 	assert_int_equal(emu_post(&em, "/_emulator/faults",
@@ -453,6 +470,8 @@ test_5xx(void **state)
 	 * non-JSON body becomes the message */
 	o.max_retries = 2;
 	o.retry_base_ms = 10;
+	o.on_error = on_error;
+	o.on_error_arg = &x;
 	assert_non_null(c2 = k8s_client_new(em.cfg, &o, &e));
 	assert_int_equal(
 	    emu_post(&em, "/_emulator/faults",
@@ -468,6 +487,24 @@ test_5xx(void **state)
 	assert_int_equal(g.code, 500);
 	assert_non_null(strstr(g.msg, "<html>boom</html>"));
 	got_reset(&g);
+	/* each attempt's failure reached on_error, the retried ones too */
+	assert_int_equal(x.n, 3);
+	assert_int_equal(x.code[0], 500);
+	assert_int_equal(x.code[2], 500);
+	/* a 404 is an answer that is not a 2xx: counted; a 200 is not */
+	memset(&x, 0, sizeof(x));
+	assert_non_null(k8s_get(c2, &k8s_res_configmaps, NS, "no-such-cm",
+	    got_cb, &g, &e));
+	assert_int_equal(k8s_client_run_until(c2, &g.done, 30000, &e), 0);
+	assert_int_equal(g.outcome, K8S_E_NOT_FOUND);
+	got_reset(&g);
+	assert_non_null(k8s_get(c2, &k8s_res_configmaps, NS, "page-002",
+	    got_cb, &g, &e));
+	assert_int_equal(k8s_client_run_until(c2, &g.done, 30000, &e), 0);
+	assert_int_equal(g.outcome, K8S_OK);
+	got_reset(&g);
+	assert_int_equal(x.n, 1);
+	assert_int_equal(x.code[0], 404);
 	k8s_client_free(c2);
 	emu_post(&em, "/_emulator/clear-faults", NULL);
 }
