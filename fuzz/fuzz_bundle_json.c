@@ -38,7 +38,12 @@ check_round_trip(const struct meshca_bundle *b)
 	FUZZ_CHECK(st == MESHCA_OK && strlen(js) == jlen, "write JSON");
 	memset(&err, 0, sizeof(err));
 	st = meshca_bundle_parse(js, jlen, TD, &j, &err);
-	if (st == MESHCA_ERR_NOMEM && fuzz_injecting())
+	/* jansson 2.14 reports some of its own allocation failures as a
+	 * syntax error ("invalid token"), which the library cannot tell
+	 * from one (fuzz/regress-pending/README): when allocations are
+	 * being failed, a parse error of our own output is that. */
+	if ((st == MESHCA_ERR_NOMEM || st == MESHCA_ERR_PARSE) &&
+	    fuzz_injecting())
 		goto out;
 	if (st != MESHCA_OK)
 		fprintf(stderr, "status %d: %s\n", (int)st, err.message);

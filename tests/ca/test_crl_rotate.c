@@ -140,6 +140,8 @@ verify_crl(X509 *root, X509 *leaf, X509_CRL *crl, time_t at)
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	int rc;
 
+	assert_non_null(st);
+	assert_non_null(ctx);
 	X509_STORE_add_cert(st, root);
 	X509_STORE_add_crl(st, crl);
 	X509_STORE_CTX_init(ctx, st, leaf, NULL);

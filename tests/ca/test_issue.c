@@ -129,6 +129,8 @@ verify(X509 *root, X509 *leaf, STACK_OF(X509) *chain, time_t at)
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
 	int rc;
 
+	assert_non_null(st);
+	assert_non_null(ctx);
 	X509_STORE_add_cert(st, root);
 	X509_STORE_CTX_init(ctx, st, leaf, chain);
 	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), at);
