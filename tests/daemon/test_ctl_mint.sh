@@ -263,4 +263,12 @@ if grep -q "BEGIN.*PRIVATE KEY" "$work/a.log"; then
 else
 	ok no_keys_in_log
 fi
+# nor the API token, nor key PEM as the Secrets carry it (base64 of
+# "-----BEGIN PRIVATE": LS0tLS1CRUdJTiBQUklWQVRF)
+if grep -qF "$(cat "$work/emu/token")" "$work/a.log" ||
+    grep -q "LS0tLS1CRUdJTiBQUklWQVRF" "$work/a.log"; then
+	bad no_token_in_log "the API token or base64 PEM in the log"
+else
+	ok no_token_in_log
+fi
 finish
