@@ -146,10 +146,14 @@ kubectl -n app create serviceaccount a2 >/dev/null
     --renew-deadline 2s --retry-period 500ms >"$tmp/meshcad.log" 2>&1 &
 mpid=$!
 pids="$pids $mpid"
+# (fails while there is no Secret: a pipeline's status is its last
+# command's, so wait_for needs the emptiness test)
 serial() {
-	kubectl -n app get secret "istio.$1" \
-	    -o jsonpath='{.data.cert-chain\.pem}' | base64 -d |
-	    openssl x509 -noout -serial | sed 's/serial=//' | tr A-F a-f
+	_s=$(kubectl -n app get secret "istio.$1" \
+	    -o jsonpath='{.data.cert-chain\.pem}' 2>/dev/null | base64 -d |
+	    openssl x509 -noout -serial 2>/dev/null | sed 's/serial=//' |
+	    tr A-F a-f)
+	[ -n "$_s" ] && echo "$_s"
 }
 wait_for 20 serial a1 || fail "no Secret for app/a1"
 s1=$(serial a1)
