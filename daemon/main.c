@@ -61,6 +61,7 @@ struct meshcad {
 	char ctl_err[MC_ERR_MAX];      /* the last failure, as logged */
 	int sig_r;		       /* read end of the self-pipe */
 	struct timespec fd_checked;    /* CLOCK_MONOTONIC */
+	double cpu_reported;	       /* process_cpu_seconds_total so far */
 	bool fd_short;		       /* fewer than MESHCAD_FD_RESERVE free */
 };
 
@@ -257,6 +258,39 @@ controller_start(struct meshcad *d)
 	d->ctl_err[0] = '\0';
 }
 
+/* CPU time and resident memory into process_cpu_seconds_total and
+ * process_resident_memory_bytes (what Prometheus's process collector
+ * calls them): what an operator graphs, and what the soak and the
+ * resource tests read rather than another process's /proc entry. */
+static void
+usage_report(struct meshcad *d)
+{
+	struct rusage ru;
+	double cpu;
+	long page;
+	unsigned long long size, resident;
+	FILE *f;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+		      ((double)ru.ru_utime.tv_usec +
+			  (double)ru.ru_stime.tv_usec) /
+			  1e6;
+		if (cpu > d->cpu_reported) {
+			daemon_metric_add(
+			    d->metrics->cpu_seconds, NULL, cpu - d->cpu_reported);
+			d->cpu_reported = cpu;
+		}
+	}
+	page = sysconf(_SC_PAGESIZE);
+	if (page > 0 && (f = fopen("/proc/self/statm", "re")) != NULL) {
+		if (fscanf(f, "%llu %llu", &size, &resident) == 2)
+			daemon_metric_set(d->metrics->rss_bytes, NULL,
+			    (double)resident * (double)page);
+		fclose(f);
+	}
+}
+
 /*
  * Once a second: our open descriptors against RLIMIT_NOFILE, read again
  * each time (prlimit(1) can change it while we run). Out of descriptors,
@@ -279,6 +313,7 @@ fds_check(struct meshcad *d)
 	if (now.tv_sec == d->fd_checked.tv_sec)
 		return;
 	d->fd_checked = now;
+	usage_report(d);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return;
 	lim =

@@ -555,7 +555,14 @@ meshcad_metrics_new(const char *version, struct mc_err *e)
 		 NULL, e)) == NULL ||
 	    (m->max_fds = daemon_metrics_gauge(r, "process_max_fds",
 		 "Limit on open file descriptors (RLIMIT_NOFILE, soft).", NULL,
-		 e)) == NULL)
+		 e)) == NULL ||
+	    (m->cpu_seconds = daemon_metrics_counter(r,
+		 "process_cpu_seconds_total",
+		 "User and system CPU time spent, in seconds.", NULL, e)) ==
+		NULL ||
+	    (m->rss_bytes = daemon_metrics_gauge(r,
+		 "process_resident_memory_bytes",
+		 "Resident memory size in bytes.", NULL, e)) == NULL)
 		goto out;
 	/* Series that exist from the start, so alerts see 0 and not absent. */
 	if (daemon_metric_add(m->issued, NULL, 0) == -1 ||
@@ -569,6 +576,8 @@ meshcad_metrics_new(const char *version, struct mc_err *e)
 	    daemon_metric_add(m->ledger_errors, NULL, 0) == -1 ||
 	    daemon_metric_set(m->open_fds, NULL, 0) == -1 ||
 	    daemon_metric_set(m->max_fds, NULL, 0) == -1 ||
+	    daemon_metric_add(m->cpu_seconds, NULL, 0) == -1 ||
+	    daemon_metric_set(m->rss_bytes, NULL, 0) == -1 ||
 	    daemon_metric_set(m->build_info, version, 1) == -1) {
 		mc_err_set(e, MC_ST_NOMEM, 0,
 		    "metrics: out of memory or bad "

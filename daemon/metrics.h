@@ -88,6 +88,8 @@ struct meshcad_metrics {
 	struct daemon_metric *ledger_errors;	 /* counter */
 	struct daemon_metric *open_fds;		 /* gauge process_open_fds */
 	struct daemon_metric *max_fds;		 /* gauge process_max_fds */
+	struct daemon_metric *cpu_seconds; /* counter process_cpu_seconds_total */
+	struct daemon_metric *rss_bytes; /* gauge process_resident_memory_bytes */
 };
 
 /* Makes the registry and every family; NULL with e set on failure.

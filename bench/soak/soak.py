@@ -91,6 +91,7 @@ class Soak:
         self.revoked = {}       # serial -> reason wanted
         self.killed = {}        # replica name -> restart due (monotonic)
         self.samples = {}       # pid -> [(t, rss KiB, fds, name, sockets)]
+        self.proc_said = False  # said why there are no samples
         self.nseq = 0
         self.chk = sl.SecretChecker(self.builddir, self.work)
         self.driver_errors = 0
@@ -432,8 +433,10 @@ class Soak:
                     self.samples.setdefault(r.proc.pid, []).append(
                         (now, st["VmRSS"], sl.proc_fds(r.proc.pid),
                          r.name, sl.proc_sockets(r.proc.pid)))
-                except OSError:
-                    pass
+                except (OSError, KeyError) as e:
+                    if not self.proc_said:
+                        self.proc_said = True
+                        sl.log("no RSS and fds figures: %s" % e)
 
     # ---- the invariant checker -----------------------------------------
 

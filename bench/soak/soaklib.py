@@ -288,10 +288,25 @@ class Replica:
             return False
 
 
+def proc_path(pid, what):
+    """/proc/PID/WHAT, once /proc/PID/comm says it is meshcad: in a PID
+    namespace whose /proc is not its own, /proc/PID is another process
+    (a kernel thread has no VmRSS) or none. OSError when it is not."""
+    try:
+        with open("/proc/%d/comm" % pid) as fp:
+            comm = fp.read().strip()
+    except OSError as e:
+        raise OSError("/proc/%d: %s" % (pid, e.strerror))
+    if comm != "meshcad":
+        raise OSError("/proc/%d is %r, not meshcad: this /proc is not "
+                      "our PID namespace's" % (pid, comm))
+    return "/proc/%d/%s" % (pid, what)
+
+
 def proc_status(pid):
     """VmRSS and VmHWM in KiB."""
     out = {}
-    with open("/proc/%d/status" % pid) as fp:
+    with open(proc_path(pid, "status")) as fp:
         for line in fp:
             k, _, v = line.partition(":")
             if k in ("VmRSS", "VmHWM"):
@@ -301,19 +316,19 @@ def proc_status(pid):
 
 def proc_cpu_s(pid):
     """utime + stime in seconds."""
-    with open("/proc/%d/stat" % pid) as fp:
+    with open(proc_path(pid, "stat")) as fp:
         f = fp.read().rsplit(")", 1)[1].split()
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def proc_fds(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
+    return len(os.listdir(proc_path(pid, "fd")))
 
 
 def proc_sockets(pid):
     """How many of pid's descriptors are sockets."""
     n = 0
-    for fd in os.listdir("/proc/%d/fd" % pid):
+    for fd in os.listdir(proc_path(pid, "fd")):
         try:
             if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith(
                     "socket:"):
