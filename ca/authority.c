@@ -6,6 +6,7 @@
  * have been checked. Rows read back from the ledger are re-parsed and
  * their keys authenticated by the KEK before use.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -208,43 +209,6 @@ out:
 }
 
 static int
-read_pem_file(const char *dir, const char *name, struct mc_buf *b,
-    struct mc_err *e)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	mc_buf_reset(b);
-	return mc_buf_read_file(b, path, e);
-}
-
-/* The first certificate of a PEM file in dir. */
-static X509 *
-load_cert(const char *dir, const char *name, STACK_OF(X509) **all,
-    struct mc_err *e)
-{
-	struct mc_buf b;
-	STACK_OF(X509) *sk = NULL;
-	X509 *x = NULL;
-
-	mc_buf_init(&b, PEM_FILE_MAX);
-	if (read_pem_file(dir, name, &b, e) == -1 ||
-	    ca_certs_from_pem(b.data, b.len, name, &sk, e) == -1)
-		goto out;
-	x = sk_X509_value(sk, 0);
-	if (!X509_up_ref(x))
-		x = NULL;
-	if (all != NULL) {
-		*all = sk;
-		sk = NULL;
-	}
-out:
-	sk_X509_pop_free(sk, X509_free);
-	mc_buf_free(&b);
-	return x;
-}
-
-static int
 verify_chain(X509 *cert, STACK_OF(X509) *chain, X509 *root, int64_t now,
     struct mc_err *e)
 {
@@ -276,73 +240,144 @@ out:
 	return ret;
 }
 
+/* Moves the first certificate of a PEM text into *x (e names it). */
+static int
+first_cert(const char *pem, size_t len, const char *what, X509 **x,
+    STACK_OF(X509) **rest, struct mc_err *e)
+{
+	STACK_OF(X509) *sk = NULL;
+
+	if (ca_certs_from_pem(pem, len, what, &sk, e) == -1)
+		return -1;
+	*x = sk_X509_shift(sk);
+	if (rest != NULL)
+		*rest = sk;
+	else
+		sk_X509_pop_free(sk, X509_free);
+	return 0;
+}
+
 int
-ca_authority_import_istio(const char *dir, const char *trust_domain,
-    int64_t now, struct ca_authority **out, struct mc_err *e)
+ca_authority_from_istio_pem(const struct ca_istio_pem *in,
+    const char *trust_domain, int64_t now, struct ca_authority **out,
+    struct mc_err *e)
 {
 	struct ca_authority *a = NULL;
 	struct ca_signer *s = NULL;
 	STACK_OF(X509) *cc = NULL;
-	struct mc_buf kb;
 	BIO *bio = NULL;
-	char path[4096];
 	X509 *x;
-	int i, ret = -1;
+	int ret = -1;
 
-	mc_buf_init_secret(&kb, PEM_FILE_MAX);
 	if (trust_domain == NULL)
 		trust_domain = CA_DEFAULT_TRUST_DOMAIN;
+	if (in->cert == NULL || in->key == NULL || in->root == NULL) {
+		mc_err_set(e, MC_ST_PARSE, 0, "import: %s: ca-cert.pem, "
+		    "ca-key.pem and root-cert.pem are required", in->where);
+		goto out;
+	}
 	if ((a = authority_new(trust_domain, e)) == NULL)
 		goto out;
-	snprintf(path, sizeof(path), "%s/ca-key.pem", dir);
-	if (ca_check_private_file(path, "CA key", e) == -1 ||
-	    mc_buf_read_file(&kb, path, e) == -1)
-		goto out;
-	if ((bio = BIO_new_mem_buf(kb.data, (int)kb.len)) == NULL ||
+	if (in->key_len > INT_MAX ||
+	    (bio = BIO_new_mem_buf(in->key, (int)in->key_len)) == NULL ||
 	    (a->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) ==
 	    NULL) {
 		ERR_clear_error();
-		mc_err_set(e, MC_ST_PARSE, 0, "import: %s: no PEM private key "
-		    "(an encrypted key is not supported)", path);
+		mc_err_set(e, MC_ST_PARSE, 0, "import: %s: ca-key.pem: no PEM "
+		    "private key (an encrypted key is not supported)",
+		    in->where);
 		goto out;
 	}
-	if ((a->cert = load_cert(dir, "ca-cert.pem", NULL, e)) == NULL ||
-	    (a->root = load_cert(dir, "root-cert.pem", NULL, e)) == NULL ||
-	    load_cert(dir, "cert-chain.pem", &cc, e) == NULL)
+	if (first_cert(in->cert, in->cert_len, "ca-cert.pem", &a->cert, NULL,
+	    e) == -1 ||
+	    first_cert(in->root, in->root_len, "root-cert.pem", &a->root, NULL,
+	    e) == -1) {
+		mc_err_prefix(e, "import: %s", in->where);
 		goto out;
-	X509_free(sk_X509_value(cc, 0)); /* load_cert's extra reference */
+	}
 	/* cert-chain.pem: ca-cert first, then issuers, maybe the root. */
-	for (i = 0; i < sk_X509_num(cc); i++) {
-		x = sk_X509_value(cc, i);
-		if (X509_cmp(x, a->cert) == 0 || X509_cmp(x, a->root) == 0)
-			continue;
-		if (!X509_up_ref(x) || !sk_X509_push(a->chain, x)) {
-			mc_err_set(e, MC_ST_NOMEM, 0, "import: out of memory");
+	if (in->chain != NULL && in->chain_len > 0) {
+		if (ca_certs_from_pem(in->chain, in->chain_len,
+		    "cert-chain.pem", &cc, e) == -1) {
+			mc_err_prefix(e, "import: %s", in->where);
 			goto out;
 		}
+		while ((x = sk_X509_shift(cc)) != NULL)
+			if (X509_cmp(x, a->cert) == 0 ||
+			    X509_cmp(x, a->root) == 0 ||
+			    !sk_X509_push(a->chain, x))
+				X509_free(x);
 	}
 	if (ca_time_from_asn1(X509_get0_notAfter(a->cert), &a->not_after) ==
 	    -1) {
-		mc_err_set(e, MC_ST_PARSE, 0, "import: ca-cert.pem: bad "
-		    "notAfter");
+		mc_err_set(e, MC_ST_PARSE, 0, "import: %s: ca-cert.pem: bad "
+		    "notAfter", in->where);
 		goto out;
 	}
+	/* The signer refuses a key that does not match, a certificate that
+	 * is not a CA with keyCertSign, and another trust domain. */
 	if ((s = ca_authority_signer(a, e)) == NULL) {
-		mc_err_prefix(e, "import %s", dir);
+		mc_err_prefix(e, "import %s", in->where);
 		goto out;
 	}
-	if (verify_chain(a->cert, a->chain, a->root, now, e) == -1)
+	/* RFC 5280 6.1: the signing certificate must chain to the root we
+	 * publish, or every leaf would fail verification. */
+	if (verify_chain(a->cert, a->chain, a->root, now, e) == -1) {
+		mc_err_prefix(e, "%s", in->where);
 		goto out;
+	}
 	a->state = STORE_AUTH_ACTIVE;
 	*out = a;
 	a = NULL;
 	ret = 0;
 out:
+	ERR_clear_error();
 	ca_signer_free(s);
 	sk_X509_pop_free(cc, X509_free);
 	BIO_free(bio);
-	mc_buf_free(&kb);
 	ca_authority_free(a);
+	return ret;
+}
+
+int
+ca_authority_import_istio(const char *dir, const char *trust_domain,
+    int64_t now, struct ca_authority **out, struct mc_err *e)
+{
+	static const char *const names[] = { "ca-cert.pem", "ca-key.pem",
+		"cert-chain.pem", "root-cert.pem" };
+	struct ca_istio_pem in;
+	struct mc_buf b[4];
+	char path[4096], where[4096];
+	size_t i;
+	int ret = -1;
+
+	for (i = 0; i < 4; i++) {
+		if (i == 1)
+			mc_buf_init_secret(&b[i], PEM_FILE_MAX);
+		else
+			mc_buf_init(&b[i], PEM_FILE_MAX);
+	}
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if ((i == 1 && ca_check_private_file(path, "CA key", e) ==
+		    -1) || mc_buf_read_file(&b[i], path, e) == -1)
+			goto out;
+	}
+	snprintf(where, sizeof(where), "%s", dir);
+	memset(&in, 0, sizeof(in));
+	in.where = where;
+	in.cert = b[0].data;
+	in.cert_len = b[0].len;
+	in.key = b[1].data;
+	in.key_len = b[1].len;
+	in.chain = b[2].data;
+	in.chain_len = b[2].len;
+	in.root = b[3].data;
+	in.root_len = b[3].len;
+	ret = ca_authority_from_istio_pem(&in, trust_domain, now, out, e);
+out:
+	for (i = 0; i < 4; i++)
+		mc_buf_free(&b[i]);
 	return ret;
 }
 

@@ -46,6 +46,26 @@ int ca_authority_create_root(const char *trust_domain, enum ca_key_type kt,
     struct mc_err *e);
 
 /*
+ * A plugged-in CA as Istio's cacerts lays it out, four PEM texts
+ * (chain may be NULL). where names their source in messages: a
+ * directory, or "secret NS/NAME".
+ */
+struct ca_istio_pem {
+	const char *where;
+	const char *cert, *key, *chain, *root;
+	size_t cert_len, key_len, chain_len, root_len;
+};
+
+/*
+ * Builds the authority: the key must match ca-cert.pem, which must be a
+ * CA with keyCertSign for trust_domain, valid at now, and chain through
+ * cert-chain.pem to the first certificate of root-cert.pem.
+ */
+int ca_authority_from_istio_pem(const struct ca_istio_pem *in,
+    const char *trust_domain, int64_t now, struct ca_authority **out,
+    struct mc_err *e);
+
+/*
  * Imports a plugged-in CA from dir (Istio cacerts). ca-key.pem must not
  * be readable by group or others; the key must match ca-cert.pem, which
  * must be a CA with keyCertSign, valid at now, and chain through

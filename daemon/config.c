@@ -72,6 +72,8 @@ static const struct opt opts[] = {
 	{ "kubeconfig", T_OPTSTRING, O(kubeconfig), false },
 	{ "db", T_STRING, O(db), false },
 	{ "ca-namespace", T_NAMESPACE, O(ca_namespace), false },
+	{ "ca-dir", T_OPTSTRING, O(ca_dir), false },
+	{ "ca-refresh", T_DURATION, O(ca_refresh), false },
 	{ "trust-domain", T_TRUST_DOMAIN, O(trust_domain), false },
 	{ "cert-ttl", T_DURATION, O(cert_ttl), true },
 	{ "max-cert-ttl", T_DURATION, O(max_cert_ttl), true },
@@ -151,6 +153,7 @@ daemon_config_free(struct daemon_config *c)
 	mc_free(c->kubeconfig);
 	mc_free(c->db);
 	mc_free(c->ca_namespace);
+	mc_free(c->ca_dir);
 	mc_free(c->trust_domain);
 	mc_free(c->metrics_listen);
 	mc_free(c->metrics_port_file);
@@ -674,6 +677,7 @@ daemon_config_defaults(struct mc_err *e)
 	} defaults[] = {
 		{ "db", "/var/lib/meshca/meshca.db" },
 		{ "ca-namespace", "meshca-system" },
+		{ "ca-refresh", "30s" },
 		{ "trust-domain", "cluster.local" },
 		{ "cert-ttl", "24h" },
 		{ "max-cert-ttl", "90d" },
@@ -929,6 +933,10 @@ daemon_config_validate(const struct daemon_config *c, struct mc_err *e)
 				return -1;
 			}
 		}
+	}
+	if (c->ca_refresh < 1000) {
+		mc_err_set(e, MC_ST_REJECTED, 0, "ca-refresh: at least 1s");
+		return -1;
 	}
 	if (c->identity == NULL || c->trust_domain == NULL || c->db == NULL ||
 	    c->metrics_listen == NULL || c->ca_namespace == NULL) {

@@ -48,6 +48,8 @@ struct daemon_config {
 	char *kubeconfig;  /* NULL: in-cluster */
 	char *db;
 	char *ca_namespace;
+	char *ca_dir;	     /* NULL: Secret meshca-ca in ca_namespace */
+	uint64_t ca_refresh; /* ms between reads of the CA material */
 	char *trust_domain;
 	uint64_t cert_ttl;     /* ms */
 	uint64_t max_cert_ttl; /* ms */

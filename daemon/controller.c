@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,9 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
@@ -157,6 +160,8 @@ struct daemon_controller {
 	uint64_t ledger_retry_ms;	/* no turn before (k8s_now_ms) */
 	struct k8s_timer ca_timer;
 	struct ca_authority *auth;
+	unsigned char ca_digest[SHA256_DIGEST_LENGTH]; /* of what auth is */
+	char *extra_roots; /* root-cert.pem's roots after the first, PEM */
 	struct ca_signer *signer;
 	struct ca_issuer *issuer;
 	struct meshca_verifier *verifier;
@@ -859,7 +864,33 @@ pem_of(X509 *x, char **out, struct mc_err *e)
 	return 0;
 }
 
-/* Builds bundle PEM, SPIFFE JSON and the verifier from the ledger. */
+/* Appends the extra roots of root-cert.pem not in the bundle yet. */
+static int
+bundle_add_extra(struct daemon_controller *c, struct mc_buf *pem,
+    struct mc_err *e)
+{
+	static const char tail[] = "-----END CERTIFICATE-----\n";
+	const char *p = c->extra_roots, *end;
+	char *blk;
+	size_t n;
+	int rc = 0;
+
+	while (rc == 0 && p != NULL && (end = strstr(p, tail)) != NULL) {
+		n = (size_t)(end - p) + sizeof(tail) - 1;
+		if ((blk = mc_strndup(p, n)) == NULL) {
+			mc_err_set(e, MC_ST_NOMEM, 0, "bundle: out of memory");
+			return -1;
+		}
+		if (pem->data == NULL || strstr(pem->data, blk) == NULL)
+			rc = mc_buf_puts(pem, blk, e);
+		mc_free(blk);
+		p += n;
+	}
+	return rc;
+}
+
+/* Builds bundle PEM, SPIFFE JSON and the verifier from the ledger and
+ * the extra roots of the CA material. */
 static int
 bundle_refresh(struct daemon_controller *c, struct mc_err *e)
 {
@@ -874,6 +905,7 @@ bundle_refresh(struct daemon_controller *c, struct mc_err *e)
 	mc_buf_init(&pem, CTL_PEM_MAX);
 	mc_buf_init(&chain, CTL_PEM_MAX);
 	if (ca_bundle_pem(c->db, c->td, &pem, e) == -1 ||
+	    bundle_add_extra(c, &pem, e) == -1 ||
 	    ca_authority_chain_pem(c->auth, &chain, e) == -1)
 		goto out;
 	if (meshca_bundle_parse(pem.data, pem.len, c->td, &b, &me) !=
@@ -912,125 +944,174 @@ out:
 	return rc;
 }
 
-/* Decodes data[key] of a Secret into a new buffer (mc_free). */
-static char *
-data_field(const json_t *obj, const char *key, size_t *len)
-{
-	const char *s = json_string_value(json_object_get(json_object_get(obj,
-	    "data"), key));
+/*
+ * CA material as read, laid out as Istio's cacerts (ca-cert.pem,
+ * ca-key.pem, cert-chain.pem, root-cert.pem): Secret meshca-ca, which an
+ * operator may create from those files, or the directory --ca-dir.
+ * root-cert.pem may hold more roots after the first: they stay in the
+ * trust bundle (a rotation keeps the old root there until its leaves are
+ * gone). The digest tells a change apart from a re-read.
+ */
+struct ca_material {
+	char where[320];
+	char *f[4]; /* ca-cert, ca-key, cert-chain, root-cert */
+	size_t len[4];
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+};
 
-	if (s == NULL)
-		return NULL;
-	return k8s_base64_decode(s, strlen(s), len, NULL);
+static const char *const ca_files[4] = { "ca-cert.pem", "ca-key.pem",
+	"cert-chain.pem", "root-cert.pem" };
+
+static void
+material_free(struct ca_material *m)
+{
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (i == 1 && m->f[i] != NULL)
+			mc_free_secret(m->f[i], m->len[i]);
+		else
+			mc_free(m->f[i]);
+		m->f[i] = NULL;
+	}
 }
 
-/*
- * The authority in Secret meshca-ca, laid out as Istio's cacerts
- * (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem), so that an
- * operator can plug in a CA by creating the Secret from those files.
- * The signing certificate must be a CA whose key matches and whose
- * chain verifies to root-cert.pem at now.
- */
 static int
-authority_from_secret(struct daemon_controller *c, const json_t *sec,
-    struct ca_authority **out, struct mc_err *e)
+material_digest(struct ca_material *m, struct mc_err *e)
 {
-	struct ca_authority *a = NULL;
-	struct ca_signer *s = NULL;
-	STACK_OF(X509) *certs = NULL, *roots = NULL;
-	X509_STORE *st = NULL;
-	X509_STORE_CTX *sc = NULL;
-	char *cert = NULL, *key = NULL, *chain = NULL, *root = NULL;
-	size_t cl = 0, kl = 0, chl = 0, rl = 0;
-	BIO *b = NULL;
-	X509 *x;
-	int rc = -1;
+	EVP_MD_CTX *ctx;
+	uint64_t n;
+	size_t i;
+	int ok;
 
-	cert = data_field(sec, "ca-cert.pem", &cl);
-	key = data_field(sec, "ca-key.pem", &kl);
-	chain = data_field(sec, "cert-chain.pem", &chl);
-	root = data_field(sec, "root-cert.pem", &rl);
-	if (cert == NULL || key == NULL || root == NULL) {
-		mc_err_set(e, MC_ST_PARSE, 0, "secret %s/%s: ca-cert.pem, "
-		    "ca-key.pem and root-cert.pem are required", c->ca_ns,
-		    DAEMON_CA_SECRET);
-		goto out;
+	if ((ctx = EVP_MD_CTX_new()) == NULL) {
+		mc_err_set(e, MC_ST_NOMEM, 0, "CA material: out of memory");
+		return -1;
 	}
-	if ((a = mc_calloc(1, sizeof(*a))) == NULL ||
-	    (a->trust_domain = mc_strdup(c->td)) == NULL ||
-	    (a->chain = sk_X509_new_null()) == NULL) {
-		mc_err_set(e, MC_ST_NOMEM, 0, "authority: out of memory");
-		goto out;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	for (i = 0; i < 4 && ok; i++) {
+		n = m->f[i] != NULL ? (uint64_t)m->len[i] : UINT64_MAX;
+		ok = EVP_DigestUpdate(ctx, &n, sizeof(n)) &&
+		     (m->f[i] == NULL ||
+			 EVP_DigestUpdate(ctx, m->f[i], m->len[i]));
 	}
-	if (ca_certs_from_pem(cert, cl, "ca-cert.pem", &certs, e) == -1 ||
-	    ca_certs_from_pem(root, rl, "root-cert.pem", &roots, e) == -1)
-		goto out;
-	a->cert = sk_X509_shift(certs);
-	a->root = sk_X509_shift(roots);
-	if (chain != NULL && chl > 0) {
-		sk_X509_pop_free(certs, X509_free);
-		certs = NULL;
-		if (ca_certs_from_pem(chain, chl, "cert-chain.pem", &certs,
-		    e) == -1)
-			goto out;
-		while ((x = sk_X509_shift(certs)) != NULL) {
-			if (X509_cmp(x, a->cert) == 0 ||
-			    X509_cmp(x, a->root) == 0 ||
-			    !sk_X509_push(a->chain, x))
-				X509_free(x);
+	ok = ok && EVP_DigestFinal_ex(ctx, m->digest, NULL);
+	EVP_MD_CTX_free(ctx);
+	if (!ok) {
+		ERR_clear_error();
+		mc_err_set(e, MC_ST_INTERNAL, 0, "CA material: SHA-256 failed");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+material_from_secret(struct daemon_controller *c, const json_t *sec,
+    struct ca_material *m, struct mc_err *e)
+{
+	const char *v;
+	size_t i;
+
+	memset(m, 0, sizeof(*m));
+	snprintf(m->where, sizeof(m->where), "secret %s/%s", c->ca_ns,
+	    DAEMON_CA_SECRET);
+	for (i = 0; i < 4; i++) {
+		v = json_string_value(json_object_get(json_object_get(sec,
+		    "data"), ca_files[i]));
+		if (v != NULL && (m->f[i] = k8s_base64_decode(v, strlen(v),
+		    &m->len[i], NULL)) == NULL) {
+			mc_err_set(e, MC_ST_PARSE, 0, "%s: %s: not base64",
+			    m->where, ca_files[i]);
+			material_free(m);
+			return -1;
 		}
 	}
-	if ((b = BIO_new_mem_buf(key, (int)kl)) == NULL ||
-	    (a->key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL) {
-		ERR_clear_error();
-		mc_err_set(e, MC_ST_PARSE, 0, "secret %s/%s: ca-key.pem: no "
-		    "PEM private key", c->ca_ns, DAEMON_CA_SECRET);
-		goto out;
+	return material_digest(m, e);
+}
+
+/* The files in --ca-dir; ca-key.pem must not be readable by group or
+ * others (a Secret volume needs defaultMode: 0400). cert-chain.pem may
+ * be missing. */
+static int
+material_from_dir(struct daemon_controller *c, struct ca_material *m,
+    struct mc_err *e)
+{
+	struct mc_buf b;
+	char path[4096];
+	size_t i;
+
+	memset(m, 0, sizeof(*m));
+	snprintf(m->where, sizeof(m->where), "%s", c->cfg->ca_dir);
+	for (i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s", c->cfg->ca_dir,
+		    ca_files[i]);
+		if (i == 2 && access(path, F_OK) == -1 && errno == ENOENT)
+			continue;
+		if (i == 1) {
+			mc_buf_init_secret(&b, CTL_PEM_MAX);
+			if (ca_check_private_file(path, "CA key", e) == -1)
+				goto fail;
+		} else
+			mc_buf_init(&b, CTL_PEM_MAX);
+		if (mc_buf_read_file(&b, path, e) == -1 ||
+		    (m->f[i] = mc_buf_steal(&b, &m->len[i])) == NULL) {
+			if (m->f[i] == NULL && e->msg[0] == '\0')
+				mc_err_set(e, MC_ST_NOMEM, 0, "%s: out of "
+				    "memory", path);
+			goto fail;
+		}
 	}
-	if (ca_time_from_asn1(X509_get0_notAfter(a->cert), &a->not_after) ==
-	    -1) {
-		mc_err_set(e, MC_ST_PARSE, 0, "ca-cert.pem: bad notAfter");
-		goto out;
+	return material_digest(m, e);
+fail:
+	mc_buf_free(&b);
+	material_free(m);
+	return -1;
+}
+
+/* The roots of root-cert.pem after the first, as PEM (mc_free). */
+static char *
+extra_roots(const struct ca_material *m, X509 *root, struct mc_err *e)
+{
+	STACK_OF(X509) *sk = NULL;
+	struct mc_buf b;
+	X509 *x;
+	int i;
+
+	mc_buf_init(&b, CTL_PEM_MAX);
+	if (mc_buf_puts(&b, "", e) == -1 ||
+	    ca_certs_from_pem(m->f[3], m->len[3], "root-cert.pem", &sk,
+	    e) == -1)
+		goto fail;
+	for (i = 0; i < sk_X509_num(sk); i++) {
+		x = sk_X509_value(sk, i);
+		if (X509_cmp(x, root) != 0 && ca_cert_pem(x, &b, e) == -1)
+			goto fail;
 	}
-	/* The signer refuses a key that does not match, a certificate that
-	 * is not a CA with keyCertSign, and another trust domain. */
-	if ((s = ca_authority_signer(a, e)) == NULL)
-		goto out;
-	/* RFC 5280 6.1: the signing certificate must chain to the root we
-	 * publish, or every leaf would fail verification. */
-	if ((st = X509_STORE_new()) == NULL ||
-	    !X509_STORE_add_cert(st, a->root) ||
-	    (sc = X509_STORE_CTX_new()) == NULL ||
-	    !X509_STORE_CTX_init(sc, st, a->cert, a->chain)) {
-		ca_openssl_error(e, MC_ST_INTERNAL, "authority: verify");
-		goto out;
-	}
-	if (X509_verify_cert(sc) != 1) {
-		mc_err_set(e, MC_ST_REJECTED, 0, "secret %s/%s: ca-cert.pem "
-		    "does not chain to root-cert.pem: %s", c->ca_ns,
-		    DAEMON_CA_SECRET, X509_verify_cert_error_string(
-		    X509_STORE_CTX_get_error(sc)));
-		goto out;
-	}
-	a->state = STORE_AUTH_ACTIVE;
-	*out = a;
-	a = NULL;
-	rc = 0;
-out:
-	ERR_clear_error();
-	sk_X509_pop_free(certs, X509_free);
-	sk_X509_pop_free(roots, X509_free);
-	X509_STORE_CTX_free(sc);
-	X509_STORE_free(st);
-	ca_signer_free(s);
-	BIO_free(b);
-	mc_free(cert);
-	mc_free(chain);
-	mc_free(root);
-	if (key != NULL)
-		mc_free_secret(key, kl);
-	ca_authority_free(a);
-	return rc;
+	sk_X509_pop_free(sk, X509_free);
+	return mc_buf_steal(&b, NULL);
+fail:
+	sk_X509_pop_free(sk, X509_free);
+	mc_buf_free(&b);
+	return NULL;
+}
+
+static int
+authority_from_material(struct daemon_controller *c,
+    const struct ca_material *m, struct ca_authority **out, struct mc_err *e)
+{
+	struct ca_istio_pem in;
+
+	memset(&in, 0, sizeof(in));
+	in.where = m->where;
+	in.cert = m->f[0];
+	in.cert_len = m->len[0];
+	in.key = m->f[1];
+	in.key_len = m->len[1];
+	in.chain = m->f[2];
+	in.chain_len = m->len[2];
+	in.root = m->f[3];
+	in.root_len = m->len[3];
+	return ca_authority_from_istio_pem(&in, c->td, now_s(), out, e);
 }
 
 /*
@@ -1093,22 +1174,91 @@ ca_retry(struct daemon_controller *c, const char *what, const char *msg)
 	k8s_timer_arm(c->cl, &c->ca_timer, ms, ca_fetch, c);
 }
 
+static void ca_poll(void *arg);
+static void ca_poll_arm(struct daemon_controller *c);
+static void ca_install(struct daemon_controller *c, struct ca_material *m);
+
 static void
-ca_install(struct daemon_controller *c, const json_t *sec)
+ca_install_if_changed(struct daemon_controller *c, struct ca_material *m)
+{
+	if (c->auth != NULL &&
+	    memcmp(c->ca_digest, m->digest, sizeof(c->ca_digest)) == 0) {
+		ca_poll_arm(c);
+		return;
+	}
+	ca_install(c, m);
+}
+
+/* The material could not be read: retried from the start, or, while an
+ * authority signs, said and read again at the next refresh. */
+static void
+ca_unreadable(struct daemon_controller *c, const char *what,
+    const char *msg)
+{
+	if (c->auth == NULL) {
+		ca_retry(c, what, msg);
+		return;
+	}
+	mc_log_warnx("CA material: %s; still signing with the one loaded",
+	    msg);
+	ca_poll_arm(c);
+}
+
+static void
+ca_install_secret(struct daemon_controller *c, const json_t *sec)
+{
+	struct ca_material m;
+	struct mc_err e;
+
+	if (material_from_secret(c, sec, &m, &e) == -1) {
+		ca_unreadable(c, "load", e.msg);
+		return;
+	}
+	ca_install_if_changed(c, &m);
+	material_free(&m);
+}
+
+static void
+ca_poll_arm(struct daemon_controller *c)
+{
+	k8s_timer_arm(c->cl, &c->ca_timer, c->cfg->ca_refresh, ca_poll, c);
+}
+
+/*
+ * Signs with the authority in m from now on. A first install on start;
+ * later, when meshca-ca or --ca-dir changed (a rotation, a renewed
+ * intermediate): the authority signing before retires but stays in the
+ * bundle, and every Secret is judged again, so that each is re-issued at
+ * once under the new root (cause=root).
+ */
+static void
+ca_install(struct daemon_controller *c, struct ca_material *m)
 {
 	struct ca_authority *a = NULL;
 	struct ca_signer *s = NULL;
 	struct ca_issuer *is = NULL;
 	struct ca_issue_limits lim;
 	struct mc_err e;
-	char exp[32];
+	char exp[32], *extra = NULL;
 	struct tm tm;
 	time_t t;
+	bool change = c->auth != NULL;
 
-	if (authority_from_secret(c, sec, &a, &e) == -1 ||
+	if (authority_from_material(c, m, &a, &e) == -1 ||
+	    (extra = extra_roots(m, a->root, &e)) == NULL ||
 	    authority_adopt(c, a, &e) == -1 ||
 	    (s = ca_authority_signer(a, &e)) == NULL) {
 		ca_authority_free(a);
+		mc_free(extra);
+		if (change) {
+			/* keep signing with what works; say it each time */
+			mc_log_warnx("CA material changed but cannot be "
+			    "used; still signing with the one loaded: %s",
+			    e.msg);
+			memcpy(c->ca_digest, m->digest, sizeof(c->ca_digest));
+			ca_poll_arm(c);
+			return;
+		}
 		ca_retry(c, "load", e.msg);
 		return;
 	}
@@ -1123,15 +1273,19 @@ ca_install(struct daemon_controller *c, const json_t *sec)
 	if ((is = ca_issuer_new(s, a->id, &lim, &e)) == NULL) {
 		ca_signer_free(s);
 		ca_authority_free(a);
+		mc_free(extra);
 		ca_retry(c, "issuer", e.msg);
 		return;
 	}
 	ca_issuer_free(c->issuer);
 	ca_signer_free(c->signer);
 	ca_authority_free(c->auth);
+	mc_free(c->extra_roots);
 	c->auth = a;
 	c->signer = s;
 	c->issuer = is;
+	c->extra_roots = extra;
+	memcpy(c->ca_digest, m->digest, sizeof(c->ca_digest));
 	if (bundle_refresh(c, &e) == -1) {
 		ca_retry(c, "bundle", e.msg);
 		return;
@@ -1140,14 +1294,20 @@ ca_install(struct daemon_controller *c, const json_t *sec)
 	gmtime_r(&t, &tm);
 	strftime(exp, sizeof(exp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	{
-		struct mc_log_field f[] = { { "secret", DAEMON_CA_SECRET },
-			{ "namespace", c->ca_ns }, { "root_not_after", exp } };
+		struct mc_log_field f[] = { { "source", m->where },
+			{ "root_not_after", exp } };
 
-		mc_log_fields(MC_LOG_INFO, f, 3, "CA material loaded");
+		mc_log_fields(MC_LOG_INFO, f, 2, change ? "CA material "
+		    "changed: signing with the new authority; the one before "
+		    "stays in the bundle while its leaves live, and every "
+		    "Secret is re-issued" : "CA material loaded");
 	}
 	daemon_metric_set(c->m->root_expiry, NULL, (double)a->not_after);
 	c->ca_state = CA_READY;
 	c->crl_dirty = true;
+	ca_poll_arm(c);
+	if (change)
+		full_resync(c);
 }
 
 static void
@@ -1162,7 +1322,7 @@ ca_created(const struct k8s_response *r, void *arg)
 	if (r->outcome == K8S_OK && (body = k8s_response_body(r)) != NULL) {
 		mc_log_info("CA material: created root in secret %s/%s",
 		    c->ca_ns, DAEMON_CA_SECRET);
-		ca_install(c, body);
+		ca_install_secret(c, body);
 		return;
 	}
 	if (r->outcome == K8S_E_ALREADY_EXISTS) {
@@ -1225,11 +1385,18 @@ ca_got(const struct k8s_response *r, void *arg)
 	json_t *body;
 
 	if (r->outcome == K8S_OK && (body = k8s_response_body(r)) != NULL) {
-		ca_install(c, body);
+		ca_install_secret(c, body);
 		return;
 	}
-	if (r->outcome == K8S_E_NOT_FOUND) {
+	if (r->outcome == K8S_E_NOT_FOUND && c->auth == NULL) {
 		ca_create(c);
+		return;
+	}
+	if (c->auth != NULL) {
+		/* a poll: keep signing with what we have */
+		mc_log_warnx("CA material: get secret %s/%s: %s", c->ca_ns,
+		    DAEMON_CA_SECRET, r->err.msg);
+		ca_poll_arm(c);
 		return;
 	}
 	ca_retry(c, "get secret", r->err.msg);
@@ -1239,12 +1406,56 @@ static void
 ca_fetch(void *arg)
 {
 	struct daemon_controller *c = arg;
+	struct ca_material m;
 	struct mc_err e;
 
-	c->ca_state = CA_FETCH;
+	if (c->cfg->ca_dir != NULL) {
+		if (material_from_dir(c, &m, &e) == -1) {
+			ca_unreadable(c, "read", e.msg);
+			return;
+		}
+		ca_install_if_changed(c, &m);
+		material_free(&m);
+		return;
+	}
+	if (c->auth == NULL)
+		c->ca_state = CA_FETCH;
 	if (k8s_get(c->cl, &k8s_res_secrets, c->ca_ns, DAEMON_CA_SECRET,
-	    ca_got, c, &e) == NULL)
-		ca_retry(c, "get secret", e.msg);
+	    ca_got, c, &e) == NULL) {
+		if (c->auth == NULL)
+			ca_retry(c, "get secret", e.msg);
+		else
+			ca_poll_arm(c);
+	}
+}
+
+static void
+ca_poll(void *arg)
+{
+	ca_fetch(arg);
+}
+
+/* True when the leaf of Secret sec was issued by the authority signing
+ * now (after a rotation, the others are re-issued at once). */
+static bool
+signed_by_current(struct daemon_controller *c, const json_t *sec)
+{
+	char *pem;
+	size_t len;
+	BIO *b = NULL;
+	X509 *leaf = NULL;
+	bool ours = true; /* unreadable: the check before judged it */
+
+	if ((pem = daemon_secret_leaf_pem(sec, &len)) == NULL)
+		return true;
+	if (len <= INT_MAX && (b = BIO_new_mem_buf(pem, (int)len)) != NULL &&
+	    (leaf = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+		ours = X509_check_issued(c->auth->cert, leaf) == X509_V_OK;
+	ERR_clear_error();
+	X509_free(leaf);
+	BIO_free(b);
+	mc_free(pem);
+	return ours;
 }
 
 /* ---- CRL ------------------------------------------------------------- */
@@ -1257,7 +1468,7 @@ ca_fetch(void *arg)
  * published; gaps are allowed. store/ has no "at least" setter.
  */
 static void
-crl_number_continue(struct daemon_controller *c, long published)
+crl_number_continue(struct daemon_controller *c, int64_t aid, long published)
 {
 	struct mc_err e;
 	int64_t n = 0;
@@ -1267,8 +1478,8 @@ crl_number_continue(struct daemon_controller *c, long published)
 	    store_begin(c->db, &e) == -1)
 		return;
 	for (i = 0; n < published && i < 1000 * 1000; i++)
-		if (store_crl_next_number(c->db, c->auth->id, now_s(), &n,
-		    &e) == -1) {
+		if (store_crl_next_number(c->db, aid, now_s(), &n, &e) ==
+		    -1) {
 			store_rollback(c->db);
 			mc_log_warnx("CRL number: %s", e.msg);
 			return;
@@ -1280,20 +1491,44 @@ crl_number_continue(struct daemon_controller *c, long published)
 		    "one", published);
 }
 
-/*
- * A new leader's ledger may not have seen earlier revocations: it takes
- * them from the CRL published in the CA namespace (after checking our
- * authority signed it), so the next CRL it signs drops none of them.
- */
-static void
-crl_import(struct daemon_controller *c)
+/* The ledger id of the authority (ours, not retired) that signed crl;
+ * 0 when none did. */
+static int64_t
+crl_signer_id(struct daemon_controller *c, X509_CRL *crl)
 {
-	json_t *cm;
-	const char *pem;
+	struct store_authority *rows = NULL;
+	STACK_OF(X509) *sk = NULL;
+	struct mc_err e;
+	size_t n = 0, i;
+	int64_t id = 0;
+	X509 *x;
+
+	if (X509_CRL_verify(crl, X509_get0_pubkey(c->auth->cert)) == 1)
+		return c->auth->id;
+	ERR_clear_error();
+	if (store_authority_list(c->db, c->td, &rows, &n, &e) == -1)
+		return 0;
+	for (i = 0; i < n && id == 0; i++) {
+		if (rows[i].state == STORE_AUTH_RETIRED ||
+		    ca_certs_from_pem(rows[i].cert_pem,
+		    strlen(rows[i].cert_pem), "authority", &sk, &e) == -1)
+			continue;
+		x = sk_X509_value(sk, 0);
+		if (X509_CRL_verify(crl, X509_get0_pubkey(x)) == 1)
+			id = rows[i].id;
+		sk_X509_pop_free(sk, X509_free);
+		sk = NULL;
+	}
+	ERR_clear_error();
+	store_authority_list_free(rows, n);
+	return id;
+}
+
+/* Takes the entries of one CRL that authority aid signed. */
+static int
+crl_import_one(struct daemon_controller *c, X509_CRL *crl, int64_t aid)
+{
 	STACK_OF(X509_REVOKED) *revs;
-	X509_CRL *crl = NULL;
-	BIO *b = NULL;
-	EVP_PKEY *pub;
 	struct store_cert row;
 	struct mc_err e;
 	unsigned char bin[CA_SERIAL_LEN];
@@ -1305,21 +1540,6 @@ crl_import(struct daemon_controller *c)
 	ASN1_ENUMERATED *re;
 	ASN1_INTEGER *num;
 
-	if ((cm = k8s_informer_get(c->cm_inf, c->ca_ns, DAEMON_BUNDLE_CM)) ==
-	    NULL)
-		return;
-	pem = json_string_value(json_object_get(json_object_get(cm, "data"),
-	    "crl.pem"));
-	if (pem == NULL || strlen(pem) > CTL_CRL_MAX ||
-	    (b = BIO_new_mem_buf(pem, (int)strlen(pem))) == NULL ||
-	    (crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) == NULL)
-		goto out;
-	pub = X509_get0_pubkey(c->auth->cert);
-	if (pub == NULL || X509_CRL_verify(crl, pub) != 1) {
-		mc_log_warnx("CRL in %s/%s is not signed by our authority; "
-		    "not importing it", c->ca_ns, DAEMON_BUNDLE_CM);
-		goto out;
-	}
 	revs = X509_CRL_get_REVOKED(crl);
 	for (i = 0; i < sk_X509_REVOKED_num(revs); i++) {
 		X509_REVOKED *rv = sk_X509_REVOKED_value(revs, i);
@@ -1358,24 +1578,59 @@ crl_import(struct daemon_controller *c)
 		row.not_after = at + (int64_t)(c->cfg->max_cert_ttl / 1000) +
 		    CA_CLOCK_SKEW_DEFAULT;
 		row.issued_at = at;
-		row.authority_id = c->auth->id;
+		row.authority_id = aid;
 		row.cert_pem = "";
 		if (store_cert_insert(c->db, &row, &e) == 0 &&
 		    store_cert_revoke(c->db, hex, reason, at, &e) == 0)
 			n++;
 	}
+	BN_free(bn);
+	if ((num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL)) !=
+	    NULL) {
+		crl_number_continue(c, aid, ASN1_INTEGER_get(num));
+		ASN1_INTEGER_free(num);
+	}
+	return n;
+}
+
+/*
+ * A new leader's ledger may not have seen earlier revocations: it takes
+ * them from the CRLs published in the CA namespace (one per authority
+ * still in the bundle; each after checking which of ours signed it), so
+ * the next CRLs it signs drop none of them.
+ */
+static void
+crl_import(struct daemon_controller *c)
+{
+	json_t *cm;
+	const char *pem;
+	X509_CRL *crl;
+	BIO *b = NULL;
+	int n = 0;
+	int64_t aid;
+
+	if ((cm = k8s_informer_get(c->cm_inf, c->ca_ns, DAEMON_BUNDLE_CM)) ==
+	    NULL)
+		return;
+	pem = json_string_value(json_object_get(json_object_get(cm, "data"),
+	    "crl.pem"));
+	if (pem == NULL || strlen(pem) > CTL_CRL_MAX ||
+	    (b = BIO_new_mem_buf(pem, (int)strlen(pem))) == NULL)
+		goto out;
+	while ((crl = PEM_read_bio_X509_CRL(b, NULL, NULL, NULL)) != NULL) {
+		if ((aid = crl_signer_id(c, crl)) != 0)
+			n += crl_import_one(c, crl, aid);
+		else
+			mc_log_warnx("a CRL in %s/%s is not signed by an "
+			    "authority of ours; not importing it", c->ca_ns,
+			    DAEMON_BUNDLE_CM);
+		X509_CRL_free(crl);
+	}
 	if (n > 0)
 		mc_log_info("CRL: %d revocation%s imported from %s/%s", n,
 		    n == 1 ? "" : "s", c->ca_ns, DAEMON_BUNDLE_CM);
-	if ((num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL)) !=
-	    NULL) {
-		crl_number_continue(c, ASN1_INTEGER_get(num));
-		ASN1_INTEGER_free(num);
-	}
 out:
 	ERR_clear_error();
-	BN_free(bn);
-	X509_CRL_free(crl);
 	BIO_free(b);
 	json_decref(cm);
 }
@@ -1400,6 +1655,61 @@ enqueue_ns_cm(const json_t *obj, void *arg)
 	return 0;
 }
 
+/*
+ * After a rotation, the authorities that signed before stay in the
+ * bundle while leaves they signed live; a verifier that checks CRLs
+ * needs one from each (RFC 5280 6.3: the CRL's issuer is the leaf's), so
+ * crl.pem holds the active authority's CRL, then one per retiring
+ * authority whose key this replica's ledger holds. One with no unexpired
+ * leaf left retires: out of the bundle, no more CRL.
+ */
+static int
+crl_retiring(struct daemon_controller *c, int64_t now, struct mc_buf *b,
+    struct mc_err *e)
+{
+	struct store_authority *rows = NULL;
+	struct ca_authority *a;
+	struct mc_err e2;
+	size_t n = 0, i;
+	int64_t live;
+	bool retired = false;
+	int rc = 0;
+
+	if (store_authority_list(c->db, c->td, &rows, &n, e) == -1)
+		return -1;
+	for (i = 0; i < n && rc == 0; i++) {
+		if (rows[i].state != STORE_AUTH_RETIRING ||
+		    rows[i].id == c->auth->id)
+			continue;
+		if (store_cert_count_unexpired(c->db, rows[i].id, now, &live,
+		    &e2) == 0 && live == 0) {
+			if (ca_rotate_retire(c->db, rows[i].id, now, false,
+			    c->actor, &e2) == 0) {
+				mc_log_info("authority %lld retired: no leaf "
+				    "it signed is left; its root leaves the "
+				    "bundle", (long long)rows[i].id);
+				retired = true;
+			} else
+				mc_log_warnx("authority %lld: %s",
+				    (long long)rows[i].id, e2.msg);
+			continue;
+		}
+		if (ca_authority_load(c->db, &c->kek, rows[i].id, &a, &e2) ==
+		    -1) {
+			mc_log_debug("authority %lld: no CRL: %s",
+			    (long long)rows[i].id, e2.msg);
+			continue;
+		}
+		rc = ca_crl_issue(c->db, a, now, CTL_CRL_VALIDITY, c->actor, b,
+		    e);
+		ca_authority_free(a);
+	}
+	store_authority_list_free(rows, n);
+	if (retired && rc == 0 && bundle_refresh(c, &e2) == -1)
+		mc_log_warnx("bundle: %s", e2.msg);
+	return rc;
+}
+
 static void
 crl_publish(struct daemon_controller *c)
 {
@@ -1409,7 +1719,7 @@ crl_publish(struct daemon_controller *c)
 
 	mc_buf_init(&b, CTL_CRL_MAX);
 	if (ca_crl_issue(c->db, c->auth, now, CTL_CRL_VALIDITY, c->actor, &b,
-	    &e) == -1) {
+	    &e) == -1 || crl_retiring(c, now, &b, &e) == -1) {
 		mc_log_warnx("CRL: %s", e.msg);
 		mc_buf_free(&b);
 		return;
@@ -1720,10 +2030,18 @@ reconcile_sa(struct daemon_controller *c, struct item *it)
 		info.not_before = it->pub_nb;
 		info.not_after = it->pub_na;
 		chk = DAEMON_CHECK_OK;
-	} else
+	} else {
 		chk = daemon_secret_check(sec, c->cfg->secret_format, it->name,
 		    uid, id, c->verifier, c->root_pem, &info, why,
 		    sizeof(why));
+		if (chk == DAEMON_CHECK_OK && !signed_by_current(c, sec)) {
+			/* still valid under a root we keep, but the CA
+			 * changed: re-issued now, not at renewal */
+			chk = DAEMON_CHECK_ROOT;
+			snprintf(why, sizeof(why), "issued by an authority "
+			    "that no longer signs");
+		}
+	}
 	if (c->cfg->propagation_window > 0)
 		pend_from_secret(c, it, sec);
 	/* A leaf in place that is revoked (a request whose re-issue failed
@@ -2853,6 +3171,7 @@ daemon_controller_free(struct daemon_controller *c)
 	mc_free(c->bundle_json);
 	mc_free(c->chain_pem);
 	mc_free(c->crl_pem);
+	mc_free(c->extra_roots);
 	store_close(c->db);
 	ca_kek_clear(&c->kek);
 	daemon_selector_free(c->sel);
