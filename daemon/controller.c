@@ -1181,7 +1181,9 @@ static void ca_install(struct daemon_controller *c, struct ca_material *m);
 static void
 ca_install_if_changed(struct daemon_controller *c, struct ca_material *m)
 {
-	if (c->auth != NULL &&
+	/* the same material: nothing to do, unless its install did not
+	 * finish (a bundle that failed leaves us waiting, not ready) */
+	if (c->auth != NULL && c->ca_state == CA_READY &&
 	    memcmp(c->ca_digest, m->digest, sizeof(c->ca_digest)) == 0) {
 		ca_poll_arm(c);
 		return;
