@@ -268,7 +268,8 @@ usage_report(struct meshcad *d)
 	struct rusage ru;
 	double cpu;
 	long page;
-	unsigned long long size, resident;
+	unsigned long long resident;
+	char line[128], *p, *end;
 	FILE *f;
 
 	if (getrusage(RUSAGE_SELF, &ru) == 0) {
@@ -283,10 +284,16 @@ usage_report(struct meshcad *d)
 		}
 	}
 	page = sysconf(_SC_PAGESIZE);
+	/* statm: "size resident shared ...", in pages */
 	if (page > 0 && (f = fopen("/proc/self/statm", "re")) != NULL) {
-		if (fscanf(f, "%llu %llu", &size, &resident) == 2)
-			daemon_metric_set(d->metrics->rss_bytes, NULL,
-			    (double)resident * (double)page);
+		if (fgets(line, sizeof(line), f) != NULL &&
+		    (p = strchr(line, ' ')) != NULL) {
+			errno = 0;
+			resident = strtoull(p + 1, &end, 10);
+			if (errno == 0 && end != p + 1)
+				daemon_metric_set(d->metrics->rss_bytes, NULL,
+				    (double)resident * (double)page);
+		}
 		fclose(f);
 	}
 }
