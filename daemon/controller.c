@@ -504,26 +504,38 @@ revoke_serial(struct daemon_controller *c, const char *serial, int reason,
 	c->crl_dirty = true;
 }
 
+/* The live leaves of spiffe_id the ledger knows, into s (mc_free s->v):
+ * active and superseded, unexpired (a superseded leaf still awaits its
+ * own revocation). */
+static int
+live_serials(struct daemon_controller *c, const char *spiffe_id,
+    struct serials *s)
+{
+	struct mc_err e;
+	struct store_cert_filter f;
+
+	memset(&f, 0, sizeof(f));
+	f.status = STORE_CERT_SUPERSEDED;
+	f.spiffe_id = spiffe_id;
+	if (store_cert_live(c->db, spiffe_id, now_s(), collect_serial, s,
+	    &e) == -1 ||
+	    store_cert_query(c->db, &f, collect_unexpired, s, &e) == -1) {
+		mc_log_warnx("ledger: live certificates of %s: %s", spiffe_id,
+		    e.msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* Revokes every live leaf of spiffe_id the ledger knows. */
 static void
 revoke_id(struct daemon_controller *c, const char *spiffe_id, int reason,
     const char *why)
 {
 	struct serials s = { 0 };
-	struct mc_err e;
-	struct store_cert_filter f;
 	size_t i;
 
-	memset(&f, 0, sizeof(f));
-	f.status = STORE_CERT_SUPERSEDED;
-	f.spiffe_id = spiffe_id;
-	/* active and superseded, unexpired: a superseded leaf still awaits
-	 * its own revocation */
-	if (store_cert_live(c->db, spiffe_id, now_s(), collect_serial, &s,
-	    &e) == -1 ||
-	    store_cert_query(c->db, &f, collect_unexpired, &s, &e) == -1)
-		mc_log_warnx("ledger: live certificates of %s: %s", spiffe_id,
-		    e.msg);
+	(void)live_serials(c, spiffe_id, &s);
 	for (i = 0; i < s.n; i++)
 		revoke_serial(c, s.v[i], reason, why);
 	mc_free(s.v);
@@ -2258,12 +2270,13 @@ revoke_by_serial(struct daemon_controller *c, const char *serial,
 		    "%s is already revoked", serial);
 	else
 		revoke_serial(c, serial, reason, why);
+	/* The account is judged again: its leaf in place, when revoked,
+	 * is replaced (a leaf issued since, in answer to this request
+	 * acted on before by a leader that died, stays). */
 	if (row.namespace_ != NULL && row.service_account != NULL &&
 	    (it = item_get(c, ITEM_SA, row.namespace_,
-	    row.service_account)) != NULL) {
-		it->force = true;
+	    row.service_account)) != NULL)
 		enqueue(c, it);
-	}
 	store_cert_clear(&row);
 }
 
@@ -2271,51 +2284,68 @@ revoke_by_serial(struct daemon_controller *c, const char *serial,
  * One request: "serial=HEX reason=NAME" or "id=SPIFFE-ID reason=NAME"
  * (meshcad(8), REVOCATION REQUESTS). The leaf is revoked, the CRL
  * republished and the account re-issued at once.
+ *
+ * An id= request is acted on in two steps, so that acting twice (a
+ * leader that dies before it removes the entry leaves it to the next)
+ * revokes nothing more: first the leaves it means (live at that moment)
+ * are written into the entry as serials=HEX,HEX (*resolved, a new text,
+ * mc_free); the entry is then acted on as those serials, which a second
+ * time are already revoked. Returns true when the entry is done (to be
+ * removed), false when it is to be rewritten with *resolved.
  */
-static void
+static bool
 revoke_request(struct daemon_controller *c, const char *key,
-    const char *text)
+    const char *text, char **resolved)
 {
-	char buf[1024], *tok, *save = NULL, *serial = NULL, *id = NULL;
+	char *buf, *tok, *save = NULL, *serial = NULL, *id = NULL;
+	char *serials = NULL;
 	const char *why = "request";
 	int reason = 0;
 	struct mc_err e;
 	struct meshca_id *mid = NULL;
 	char ns[256], sa[256];
 	struct mc_log_field f[] = { { "request", key }, { "entry", text } };
+	bool done = true;
 
-	snprintf(buf, sizeof(buf), "%s", text);
+	*resolved = NULL;
+	if ((buf = mc_strdup(text)) == NULL) {
+		mc_log_fields(MC_LOG_WARN, f, 2, "revocation request: out of "
+		    "memory");
+		return false;
+	}
 	for (tok = strtok_r(buf, " \t\n", &save); tok != NULL;
 	    tok = strtok_r(NULL, " \t\n", &save)) {
 		if (strncmp(tok, "serial=", 7) == 0)
 			serial = tok + 7;
 		else if (strncmp(tok, "id=", 3) == 0)
 			id = tok + 3;
+		else if (strncmp(tok, "serials=", 8) == 0)
+			serials = tok + 8;
 		else if (strncmp(tok, "reason=", 7) == 0) {
 			if (ca_crl_reason_parse(tok + 7, &reason, &e) == -1) {
 				mc_log_fields(MC_LOG_WARN, f, 2,
 				    "revocation request refused: %s", e.msg);
-				return;
+				goto out;
 			}
 		}
 	}
 	if ((serial == NULL) == (id == NULL)) {
 		mc_log_fields(MC_LOG_WARN, f, 2, "revocation request refused: "
 		    "exactly one of serial= and id= is required");
-		return;
+		goto out;
 	}
-	mc_log_fields(MC_LOG_INFO, f, 2, "revocation requested");
 	if (serial != NULL) {
 		char norm[CA_SERIAL_HEX];
 
+		mc_log_fields(MC_LOG_INFO, f, 2, "revocation requested");
 		if (daemon_serial_norm(serial, norm, sizeof(norm)) == -1) {
 			mc_log_fields(MC_LOG_WARN, f, 2, "revocation request "
 			    "refused: serial= must be a serial number in hex "
 			    "(at most 32 digits, colons allowed)");
-			return;
+			goto out;
 		}
 		revoke_by_serial(c, norm, reason, why, f);
-		return;
+		goto out;
 	}
 	if (meshca_id_parse(id, strlen(id), &mid, NULL) != MESHCA_OK ||
 	    meshca_id_get_service_account(mid, ns, sizeof(ns), sa,
@@ -2324,12 +2354,14 @@ revoke_request(struct daemon_controller *c, const char *key,
 		    "not a service account's SPIFFE ID");
 		goto out;
 	}
-	{
-		char secname[320];
+	if (serials == NULL) {
+		/* step 1: which leaves, written into the entry */
+		struct serials s = { 0 };
+		struct mc_buf nb;
+		char secname[320], *pem;
 		json_t *sec;
-		char *pem;
-		size_t len;
-		struct item *it;
+		size_t i, len;
+		bool ok;
 
 		snprintf(secname, sizeof(secname), "%s%s",
 		    DAEMON_SECRET_PREFIX, sa);
@@ -2339,20 +2371,79 @@ revoke_request(struct daemon_controller *c, const char *key,
 			mc_free(pem);
 		}
 		json_decref(sec);
-		revoke_id(c, id, reason, why);
-		if ((it = item_get(c, ITEM_SA, ns, sa)) != NULL) {
-			it->force = true;
-			enqueue(c, it);
+		mc_log_fields(MC_LOG_INFO, f, 2, "revocation requested");
+		if (live_serials(c, id, &s) == -1) {
+			mc_free(s.v);
+			done = false; /* tried again on the next pass */
+			goto out;
 		}
+		mc_buf_init(&nb, strlen(text) + 16 + s.n * CA_SERIAL_HEX);
+		ok = mc_buf_puts(&nb, text, &e) == 0 &&
+		     mc_buf_puts(&nb, " serials=", &e) == 0;
+		for (i = 0; ok && i < s.n; i++)
+			ok = (i == 0 || mc_buf_puts(&nb, ",", &e) == 0) &&
+			     mc_buf_puts(&nb, s.v[i], &e) == 0;
+		mc_free(s.v);
+		if (!ok) {
+			mc_buf_free(&nb);
+			done = false;
+			goto out;
+		}
+		*resolved = mc_buf_steal(&nb, NULL);
+		mc_log_fields(MC_LOG_INFO, f, 2, "revocation request: %zu live "
+		    "lea%s of %s; acting on them once written into the entry",
+		    s.n, s.n == 1 ? "f" : "ves", id);
+		done = false;
+		goto out;
+	}
+	/* step 2: those leaves, revoked; the account judged again */
+	{
+		char norm[CA_SERIAL_HEX], *one, *save2 = NULL;
+		struct item *it;
+
+		for (one = strtok_r(serials, ",", &save2); one != NULL;
+		    one = strtok_r(NULL, ",", &save2))
+			if (daemon_serial_norm(one, norm, sizeof(norm)) == 0)
+				revoke_by_serial(c, norm, reason, why, f);
+		if ((it = item_get(c, ITEM_SA, ns, sa)) != NULL)
+			enqueue(c, it);
+		mc_log_fields(MC_LOG_INFO, f, 2, "revocation request for %s "
+		    "done", id);
 	}
 out:
 	meshca_id_free(mid);
+	mc_free(buf);
+	return done;
+}
+
+/* id= entries resolved to their serials: written back with an update
+ * (PUT, with the resourceVersion read): an entry changed meanwhile makes
+ * it fail with a conflict, and the next pass reads it again. */
+static void
+rev_rewrite(struct daemon_controller *c, const json_t *cm, json_t *rewrite)
+{
+	json_t *obj;
+	struct mc_err e;
+
+	if ((obj = json_deep_copy(cm)) == NULL ||
+	    json_object_update_existing(json_object_get(obj, "data"),
+	    rewrite) == -1 ||
+	    k8s_update(c->cl, &k8s_res_configmaps, c->ca_ns, obj,
+	    rev_patched, c, &e) == NULL) {
+		mc_log_warnx("configmap %s/%s: rewriting resolved requests "
+		    "failed", c->ca_ns, DAEMON_REVOCATIONS_CM);
+		c->rev_again = true;
+		c->rev_retry_ms = k8s_now_ms() + k8s_backoff_next(&c->rev_bo);
+	}
+	json_decref(obj);
+	json_decref(rewrite);
 }
 
 static void
 revocations_process(struct daemon_controller *c)
 {
-	json_t *cm, *data, *patch = NULL, *pd, *done;
+	json_t *cm, *data, *patch = NULL, *pd, *done, *rewrite = NULL;
+	char *resolved;
 	const char *k;
 	json_t *v;
 	void *tmp;
@@ -2377,17 +2468,35 @@ revocations_process(struct daemon_controller *c)
 	json_object_foreach(data, k, v) {
 		done = json_object_get(c->rev_done, k);
 		/* A request acted on whose removal failed or was cut off
-		 * by a lost lease is not acted on again: for id= that
-		 * would revoke the leaf issued in answer to it. */
+		 * by a lost lease is not acted on again by this replica
+		 * (another acts on it as the serials it names: nothing
+		 * more is revoked). */
 		if (json_is_string(v) && !(json_is_string(done) &&
 		    strcmp(json_string_value(done),
 		    json_string_value(v)) == 0)) {
-			revoke_request(c, k, json_string_value(v));
+			if (!revoke_request(c, k, json_string_value(v),
+			    &resolved)) {
+				if (resolved != NULL) {
+					json_object_set_new(rewrite == NULL ?
+					    (rewrite = json_object()) : rewrite,
+					    k, json_string(resolved));
+					mc_free(resolved);
+				} else {
+					c->rev_again = true;
+					c->rev_retry_ms = k8s_now_ms() +
+					    k8s_backoff_next(&c->rev_bo);
+				}
+				continue;
+			}
 			json_object_set_new(c->rev_done, k,
 			    json_string(json_string_value(v)));
 		}
 		json_object_set_new(pd, k, json_null());
 	}
+	if (rewrite != NULL)
+		rev_rewrite(c, cm, rewrite);
+	if (json_object_size(pd) == 0)
+		goto out;
 	/* Handled entries leave the ConfigMap (merge patch, RFC 7386: null
 	 * deletes), so each request is acted on once. */
 	if (k8s_patch_merge(c->cl, &k8s_res_configmaps, c->ca_ns,

@@ -59,6 +59,7 @@ fi
 
 # 1. by ID, waiting for the leader
 s=$(serial_of shop sa-1)
+s1=$s
 if run by_id 0 $K revoke --reason keyCompromise \
     --id "spiffe://$TD/ns/shop/sa/sa-1" --wait=20 &&
     has by_id out "reason=keyCompromise in configmap $CANS/meshca-revocations" &&
@@ -107,6 +108,29 @@ if wait_for 20 fresh sa-1 "$s"; then
 else
 	emu_admin /_emulator/clear-faults >/dev/null
 	bad revoke_request_acted_once "the request was not acted on"
+fi
+
+# 1c. an id= request is first resolved into the entry as the serials it
+# means (serials=), then acted on as those: a leader that died after
+# acting, before removing the entry, leaves it to the next, which must
+# revoke nothing more. Here the entry as the first leader left it names
+# the leaf revoked in 1 ($s1); the account's leaf now is $s3.
+s3=$(serial_of shop sa-1)
+put_entry again "id=spiffe://$TD/ns/shop/sa/sa-1 reason=keyCompromise serials=$s1"
+if wait_for 20 eval '[ -z "$(entries $CANS)" ]' && sleep 2 &&
+    [ "$(serial_of shop sa-1)" = "$s3" ] && ! crl_has shop "$s3" &&
+    crl_has shop "$s1"; then
+	ok revoke_id_acted_again_idempotent
+else
+	bad revoke_id_acted_again_idempotent "sa-1: $s3 -> $(serial_of shop \
+	    sa-1); entries: $(entries $CANS)"
+fi
+# and the first step is logged with what it resolved
+if grep -q "revocation request: 1 live leaf of spiffe://$TD/ns/shop/sa/sa-1" \
+    "$work/a.log"; then
+	ok revoke_id_resolved_logged
+else
+	bad revoke_id_resolved_logged "no 'live leaf' line"
 fi
 
 # 2. by serial, canonical form, waiting: handled means "in the CRL"
