@@ -687,8 +687,8 @@ daemon_config_defaults(struct mc_err *e)
 		{ "log-level", "info" },
 		{ "secret-format", "istio" },
 		{ "grace-ratio", "0.5" },
-		{ "min-grace", "1h" },
-		{ "propagation-window", "5m" },
+		{ "min-grace", "10m" },
+		{ "propagation-window", "1h" },
 		{ "exclude-namespaces",
 		    "kube-system,kube-public,"
 		    "kube-node-lease" },

@@ -92,6 +92,10 @@ test_defaults(void **state)
 	assert_true(c->cert_ttl == 24 * 3600 * 1000ULL);
 	assert_true(c->max_cert_ttl == 90 * 24 * 3600 * 1000ULL);
 	assert_true(c->grace_ratio == 0.5);
+	/* issue 5: the larger of ratio x lifetime and 10 minutes; the
+	 * superseded leaf revoked an hour after its replacement */
+	assert_true(c->min_grace == 10 * 60 * 1000ULL);
+	assert_true(c->propagation_window == 3600 * 1000ULL);
 	assert_int_equal(c->log_format, MC_LOG_JSON);
 	assert_int_equal(c->log_level, MC_LOG_INFO);
 	assert_int_equal(c->secret_format, DAEMON_SECRET_ISTIO);
