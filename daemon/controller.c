@@ -1082,7 +1082,8 @@ fail:
 
 /* The roots of root-cert.pem after the first, as PEM (mc_free). */
 static char *
-extra_roots(const struct ca_material *m, X509 *root, struct mc_err *e)
+extra_roots(struct daemon_controller *c, const struct ca_material *m,
+    X509 *root, struct mc_err *e)
 {
 	STACK_OF(X509) *sk = NULL;
 	struct mc_buf b;
@@ -1098,6 +1099,20 @@ extra_roots(const struct ca_material *m, X509 *root, struct mc_err *e)
 		x = sk_X509_value(sk, i);
 		if (X509_cmp(x, root) != 0 && ca_cert_pem(x, &b, e) == -1)
 			goto fail;
+	}
+	/* each must do as a trust anchor, or the bundle would fail after
+	 * the switch (checked before it: the CA in use keeps signing) */
+	if (b.len > 0) {
+		struct meshca_bundle *mb = NULL;
+		struct meshca_error me;
+
+		if (meshca_bundle_parse(b.data, b.len, c->td, &mb, &me) !=
+		    MESHCA_OK) {
+			mc_err_set(e, MC_ST_REJECTED, 0, "%s: root-cert.pem: a "
+			    "root after the first: %s", m->where, me.message);
+			goto fail;
+		}
+		meshca_bundle_free(mb);
 	}
 	sk_X509_pop_free(sk, X509_free);
 	return mc_buf_steal(&b, NULL);
@@ -1259,7 +1274,7 @@ ca_install(struct daemon_controller *c, struct ca_material *m)
 	bool change = c->auth != NULL;
 
 	if (authority_from_material(c, m, &a, &e) == -1 ||
-	    (extra = extra_roots(m, a->root, &e)) == NULL ||
+	    (extra = extra_roots(c, m, a->root, &e)) == NULL ||
 	    authority_adopt(c, a, &e) == -1 ||
 	    (s = ca_authority_signer(a, &e)) == NULL) {
 		ca_authority_free(a);

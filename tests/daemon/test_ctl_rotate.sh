@@ -7,8 +7,9 @@
 #    Secret is re-issued under the new root (cause=root), crl.pem holds
 #    one CRL per authority, each verifying under its own root, and the
 #    superseded leaves of the old root are revoked in the old one's CRL;
-#  - material that cannot be used (a key that does not match) is
-#    refused with a clear log line and the CA in use keeps signing;
+#  - material that cannot be used (a key that does not match, a second
+#    root that is no CA) is refused with a clear log line and the CA in
+#    use keeps signing;
 #  - --ca-dir: a plugged-in intermediate under an "enterprise" root, read
 #    from Istio's cacerts files; a group-readable key is refused; new
 #    files (another intermediate) are picked up and every Secret follows.
@@ -196,6 +197,19 @@ if wait_for 15 under_root "$work/new.pem" ns1 ns2 &&
 	ok bad_material_keeps_signing
 else
 	bad bad_material_keeps_signing "Secrets changed or not restored"
+fi
+# a second "root" that is no CA (here a workload's leaf): refused before
+# the switch, the bundle keeps its two roots
+secret_field ns1 sa-3 cert-chain.pem | openssl x509 >"$work/leaf.pem"
+cat "$work/new.pem" "$work/leaf.pem" >"$work/badroots.pem"
+put_ca "$work/new.pem" "$work/new.key" "$work/badroots.pem"
+if wait_for 10 log_has a "root-cert.pem: a root after the first" &&
+    sleep 2 && [ "$(cm_roots)" = 2 ] &&
+    [ "$(readyz a)" = 200 ]; then
+	ok bad_extra_root_refused
+else
+	bad bad_extra_root_refused "no refusal, or the bundle changed \
+($(cm_roots) roots), or not ready"
 fi
 kill -TERM "$(cat "$work/a.pid")"
 wait_for 10 sh -c "! kill -0 $(cat "$work/a.pid") 2>/dev/null"
