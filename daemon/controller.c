@@ -2186,14 +2186,21 @@ out:
 
 /* ---- operator revocations -------------------------------------------- */
 
+/* revocations_process runs again from the tick, after a backoff. */
+static void
+rev_retry_later(struct daemon_controller *c)
+{
+	c->rev_again = true;
+	c->rev_retry_ms = k8s_now_ms() + k8s_backoff_next(&c->rev_bo);
+}
+
 static void
 rev_patched(const struct k8s_response *r, void *arg)
 {
 	struct daemon_controller *c = arg;
 
 	if (r->outcome != K8S_OK && r->outcome != K8S_E_NOT_FOUND) {
-		c->rev_again = true; /* the tick retries the removal */
-		c->rev_retry_ms = k8s_now_ms() + k8s_backoff_next(&c->rev_bo);
+		rev_retry_later(c); /* the tick retries the removal */
 	} else
 		k8s_backoff_reset(&c->rev_bo);
 }
@@ -2447,8 +2454,7 @@ rev_rewrite(struct daemon_controller *c, const json_t *cm, json_t *rewrite)
 	    rev_patched, c, &e) == NULL) {
 		mc_log_warnx("configmap %s/%s: rewriting resolved requests "
 		    "failed", c->ca_ns, DAEMON_REVOCATIONS_CM);
-		c->rev_again = true;
-		c->rev_retry_ms = k8s_now_ms() + k8s_backoff_next(&c->rev_bo);
+		rev_retry_later(c);
 	}
 	json_decref(obj);
 	json_decref(rewrite);
@@ -2497,9 +2503,7 @@ revocations_process(struct daemon_controller *c)
 					    k, json_string(resolved));
 					mc_free(resolved);
 				} else {
-					c->rev_again = true;
-					c->rev_retry_ms = k8s_now_ms() +
-					    k8s_backoff_next(&c->rev_bo);
+					rev_retry_later(c);
 				}
 				continue;
 			}
