@@ -2811,6 +2811,42 @@ term_start(struct daemon_controller *c)
  * leads later can revoke it (an account deleted while no replica led
  * leaves nothing else behind).
  */
+/*
+ * The leaves the Secret names as superseded, still due for revocation:
+ * recorded too (as the account's, unless known), so that this replica
+ * revokes them if it leads once the Secret that names them was deleted
+ * or overwritten (else they were known only to the leader that wrote
+ * it, which may be gone).
+ */
+static void
+observe_superseded(struct daemon_controller *c, const json_t *sec,
+    const char *id, const char *ns, const char *sa)
+{
+	struct daemon_pending v[DAEMON_PENDING_MAX];
+	struct store_cert row;
+	struct mc_err e;
+	size_t n, i;
+	bool found;
+
+	n = daemon_pending_parse(json_string_value(json_object_get(
+	    json_object_get(json_object_get(sec, "metadata"), "annotations"),
+	    DAEMON_ANNOT_SUPERSEDED)), v, DAEMON_PENDING_MAX);
+	for (i = 0; i < n; i++) {
+		if (v[i].not_after <= now_s())
+			continue;
+		memset(&row, 0, sizeof(row));
+		found = false;
+		if (store_cert_get(c->db, v[i].serial, &row, &found, &e) ==
+		    -1)
+			continue;
+		if (found)
+			store_cert_clear(&row);
+		else
+			(void)ledger_placeholder(c, v[i].serial, id, ns, sa,
+			    v[i].not_after);
+	}
+}
+
 static void
 secret_observe(struct daemon_controller *c, const json_t *sec)
 {
@@ -2837,6 +2873,7 @@ secret_observe(struct daemon_controller *c, const json_t *sec)
 		return;
 	ledger_import(c, pem, len, id, ns, sa);
 	mc_free(pem);
+	observe_superseded(c, sec, id, ns, sa);
 }
 
 static void

@@ -4,6 +4,10 @@
 #       is killed is revoked (superseded) by the next leader after the
 #       propagation window (the Secret that replaced it names it, and
 #       the standby recorded it when it saw it);
+#   superseded_named_only_in_overwritten_secret  a leaf the standby never
+#       saw, named as superseded by the Secret that replaced it, which is
+#       overwritten after the leader dies: revoked by the next leader
+#       from what it read in that annotation as a standby;
 #   gone_while_leaderless  an account deleted while no replica ran is
 #       revoked (cessationOfOperation) by the next leader, whose ledger
 #       knows the leaf only because it saw it as a standby;
@@ -14,7 +18,7 @@
 #   crl_number_continues  the new leader's CRL number follows the one
 #       its predecessor published (RFC 5280 5.2.3: monotonic).
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/daemon/ctl_lib.sh"
-FLAGS="--propagation-window 4s"
+FLAGS="--propagation-window 8s"
 
 emu_start --gc-delay 0.2
 make_sas fo 4
@@ -60,6 +64,41 @@ else
 	bad crl_number_continues "CRL number $n0 before the failover, $n1 after"
 fi
 meshcad_start "$dead" $FLAGS
+sleep 2
+
+# 1b. a leaf X the standby never saw (issued while it was down, and
+# replaced by Y at once): the Secret with Y names X as superseded. The
+# leader dies before X is due, and Y is overwritten (data and
+# annotations) before anyone leads again: only what the standby read in
+# Y's annotation lets the next leader revoke X.
+l=$(leader)
+sb=a
+[ "$l" = a ] && sb=b
+kill -9 "$(cat "$work/$sb.pid")" 2>/dev/null
+kubectl -n fo delete secret istio.sa-3 >/dev/null
+sx=""
+new_sa3() { sx=$(serial_of fo sa-3); [ -n "$sx" ]; }
+wait_for 10 new_sa3
+x=$sx
+kubectl -n fo delete secret istio.sa-3 >/dev/null
+not_x() { n=$(serial_of fo sa-3); [ -n "$n" ] && [ "$n" != "$x" ]; }
+wait_for 10 not_x
+meshcad_start "$sb" $FLAGS
+wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' \
+    http://127.0.0.1:\$(cat $work/$sb.port)/readyz)\" = 200 ]"
+sleep 1
+kill -9 "$(cat "$work/$l.pid")" 2>/dev/null
+kubectl -n fo get secret istio.sa-3 -o json |
+    jq '.data["cert-chain.pem"] = "Z2FyYmFnZQo=" |
+    del(.metadata.annotations["meshca.io/superseded"])' |
+    kubectl replace --validate=false -f - >/dev/null
+if [ -n "$x" ] && wait_for 30 crl_has fo "$x"; then
+	ok superseded_named_only_in_overwritten_secret
+else
+	bad superseded_named_only_in_overwritten_secret \
+	    "$x (known to the dead leader and in Y's annotation) not in the CRL"
+fi
+meshcad_start "$l" $FLAGS
 sleep 2
 
 # 2. an account deleted while no replica runs
