@@ -86,6 +86,14 @@ cpu_pct() {
 		echo 999
 	fi
 }
+# cpu_ok NAME PCT LIMIT: the check NAME passes when PCT <= LIMIT
+cpu_ok() {
+	if [ "$2" -le "$3" ]; then
+		ok "$1"
+	else
+		bad "$1" "$2 % CPU (at most $3 %)"
+	fi
+}
 # http PATH: the status code meshcad's endpoint gives, 000 when none
 http_code() {
 	curl -s -m 2 -o /dev/null -w '%{http_code}' \
@@ -159,11 +167,7 @@ if [ -n "$full" ]; then
 	sleep 4
 	pct=$(cpu_pct a)
 	echo "# CPU while the disk is full: $pct % (4 s)"
-	if [ "$pct" -le 5 ]; then
-		ok enospc_no_busy_loop
-	else
-		bad enospc_no_busy_loop "$pct % CPU"
-	fi
+	cpu_ok enospc_no_busy_loop "$pct" 5
 	if kill -0 "$pid" 2>/dev/null && healthy &&
 	    [ "$(http_code /readyz)" = 200 ]; then
 		ok enospc_serving
@@ -241,11 +245,7 @@ fi
 prlimit --pid "$pid" --nofile="$lim0":"$hard"
 pct=$(cpu_pct a)
 echo "# CPU with no descriptor to spare: $pct % ($nfd open before)"
-if [ "$pct" -le 10 ]; then
-	ok emfile_no_busy_loop
-else
-	bad emfile_no_busy_loop "$pct % CPU"
-fi
+cpu_ok emfile_no_busy_loop "$pct" 10
 t0=$(date +%s)
 if wait_for 30 converged ns1 ns2 ns3 && wait_for 5 healthy; then
 	echo "# converged $(($(date +%s) - t0)) s after the limit was raised"
@@ -285,11 +285,7 @@ wait "$storm"
 prlimit --pid "$pid" --nofile="$lim0":"$hard"
 pct=$(cpu_pct a)
 echo "# CPU during the storm: $pct % ($(cat "$work/storm.out"))"
-if [ "$pct" -le 10 ]; then
-	ok storm_no_busy_loop
-else
-	bad storm_no_busy_loop "$pct % CPU"
-fi
+cpu_ok storm_no_busy_loop "$pct" 10
 if kill -0 "$pid" 2>/dev/null && wait_for 10 healthy &&
     [ "$(http_code /readyz)" = 200 ] &&
     metrics a | grep -q '^meshca_ready 1$'; then
