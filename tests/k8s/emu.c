@@ -96,11 +96,22 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 void
 emu_stop(struct emu *em)
 {
-	int status;
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	int status, i;
 
 	if (em->pid > 0) {
+		/* SIGTERM, then SIGKILL after 5 s: a test never waits
+		 * forever for an emulator that does not stop */
 		kill(em->pid, SIGTERM);
-		waitpid(em->pid, &status, 0);
+		for (i = 0; i < 500 && waitpid(em->pid, &status, WNOHANG) == 0;
+		    i++)
+			nanosleep(&tick, NULL);
+		if (i == 500) {
+			fprintf(stderr, "emulator %d: no exit 5 s after "
+			    "SIGTERM; killed\n", (int)em->pid);
+			kill(em->pid, SIGKILL);
+			waitpid(em->pid, &status, 0);
+		}
 		em->pid = 0;
 	}
 	k8s_config_free(em->cfg);
