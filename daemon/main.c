@@ -227,6 +227,7 @@ static void
 controller_start(struct meshcad *d)
 {
 	struct mc_err e;
+	char reason[MC_ERR_MAX + 32];
 
 	if (d->ctl != NULL || time(NULL) < d->ctl_retry)
 		return;
@@ -237,18 +238,28 @@ controller_start(struct meshcad *d)
 			d->ctl_wait = MESHCAD_RETRY_S;
 		d->ctl_retry = time(NULL) + d->ctl_wait;
 		d->ctl_failed++;
-		if (strcmp(e.msg, d->ctl_err) != 0)
+		/* One warning per outage, however the reason varies from
+		 * try to try (with few descriptors left, sqlite fails at
+		 * whichever step finds none); a new reason is worth an
+		 * info line, a repeated one only a debug line. */
+		if (d->ctl_failed == 1)
 			mc_log_warnx("controller not available: %s; no "
 				     "certificates will be issued; /readyz "
 				     "answers 503 (retrying in %u s, then up "
 				     "to every %d s)",
 			    e.msg, d->ctl_wait, MESHCAD_RETRY_S);
+		else if (strcmp(e.msg, d->ctl_err) != 0)
+			mc_log_info("controller still not available after %u "
+				    "tries, now: %s",
+			    d->ctl_failed, e.msg);
 		else
 			mc_log_debug("controller still not available "
 				     "(%u tries): %s",
 			    d->ctl_failed, e.msg);
 		snprintf(d->ctl_err, sizeof(d->ctl_err), "%s", e.msg);
-		set_ready(d, false, "controller not running");
+		snprintf(reason, sizeof(reason), "controller not running: %s",
+		    e.msg);
+		set_ready(d, false, reason);
 		return;
 	}
 	mc_log_info("controller started: CA namespace %s, lease %s (%u "

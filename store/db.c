@@ -31,10 +31,16 @@ void
 store_sqlite_error(struct store_db *db, int rc, struct mc_err *e,
     const char *what)
 {
-	const char *path = db != NULL ? db->path : "ledger";
-	int busy_ms = db != NULL ? db->busy_ms : STORE_BUSY_TIMEOUT_MS;
-	const char *detail = db != NULL && db->sq != NULL ?
-	    sqlite3_errmsg(db->sq) : sqlite3_errstr(rc);
+	store_sqlite_error_at(db != NULL ? db->sq : NULL,
+	    db != NULL ? db->path : "ledger",
+	    db != NULL ? db->busy_ms : STORE_BUSY_TIMEOUT_MS, rc, e, what);
+}
+
+void
+store_sqlite_error_at(struct sqlite3 *sq, const char *path, int busy_ms,
+    int rc, struct mc_err *e, const char *what)
+{
+	const char *detail = sq != NULL ? sqlite3_errmsg(sq) : sqlite3_errstr(rc);
 	int sys;
 
 	switch (rc & 0xff) {
@@ -66,8 +72,7 @@ store_sqlite_error(struct store_db *db, int rc, struct mc_err *e,
 	case SQLITE_IOERR:
 		/* sqlite says "disk I/O error" when a write of the WAL or
 		 * shared-memory file finds no space; name it. */
-		if (db != NULL && db->sq != NULL &&
-		    sqlite3_system_errno(db->sq) == ENOSPC) {
+		if (sq != NULL && sqlite3_system_errno(sq) == ENOSPC) {
 			mc_err_set(e, MC_ST_IO, 0, "ledger %s: %s: disk full, "
 			    "nothing was written", path, what);
 			break;
@@ -78,8 +83,7 @@ store_sqlite_error(struct store_db *db, int rc, struct mc_err *e,
 	case SQLITE_PERM:
 		/* "unable to open database file" says neither why nor
 		 * which limit: name the system error (EMFILE, EACCES...). */
-		sys = db != NULL && db->sq != NULL ?
-		    sqlite3_system_errno(db->sq) : 0;
+		sys = sq != NULL ? sqlite3_system_errno(sq) : 0;
 		if (sys != 0)
 			mc_err_set(e, MC_ST_IO, 0, "ledger %s: %s: %s (%s)",
 			    path, what, detail, strerror(sys));

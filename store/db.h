@@ -94,6 +94,11 @@ struct sqlite3_stmt *store_stmt(struct store_db *db, enum store_slot slot,
     const char *sql, struct mc_err *e);
 void store_sqlite_error(struct store_db *db, int rc, struct mc_err *e,
     const char *what);
+/* The same for a bare connection (the schema migration's): a locked
+ * database, a full disk, corruption and the system's reason for a file
+ * it could not open (EMFILE, EACCES) each named. */
+void store_sqlite_error_at(struct sqlite3 *sq, const char *path,
+    int busy_ms, int rc, struct mc_err *e, const char *what);
 
 /*
  * The tails every statement of store/ shares (callers still reset the

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "common/status.h"
+#include "store/db.h"
 #include "store/migrate.h"
 
 /*
@@ -96,35 +97,6 @@ pragma_int(sqlite3 *sq, const char *sql, int *v)
 	return rc;
 }
 
-static void
-migrate_error(sqlite3 *sq, int rc, const char *path, const char *what,
-    struct mc_err *e)
-{
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		mc_err_set(e, MC_ST_IO, 0, "ledger %s: %s: database is locked "
-		    "by another process", path, what);
-		break;
-	case SQLITE_FULL:
-		mc_err_set(e, MC_ST_IO, 0, "ledger %s: %s: disk full", path,
-		    what);
-		break;
-	case SQLITE_NOTADB:
-		mc_err_set(e, MC_ST_PARSE, 0, "ledger %s: not a sqlite "
-		    "database", path);
-		break;
-	case SQLITE_CORRUPT:
-		mc_err_set(e, MC_ST_PARSE, 0, "ledger %s: database file is "
-		    "corrupt", path);
-		break;
-	default:
-		mc_err_set(e, MC_ST_IO, 0, "ledger %s: %s: %s", path, what,
-		    sqlite3_errmsg(sq));
-		break;
-	}
-}
-
 int
 store_migrate(struct sqlite3 *sq, const char *path, struct mc_err *e)
 {
@@ -145,7 +117,8 @@ store_migrate(struct sqlite3 *sq, const char *path, struct mc_err *e)
 	version = appid = 0;
 	if ((rc = sqlite3_exec(sq, "BEGIN IMMEDIATE", NULL, NULL, NULL)) !=
 	    SQLITE_OK) {
-		migrate_error(sq, rc, path, "begin migration", e);
+		store_sqlite_error_at(sq, path, STORE_BUSY_TIMEOUT_MS, rc, e,
+		    "begin migration");
 		return -1;
 	}
 	if ((rc = pragma_int(sq, "PRAGMA user_version", &version)) != SQLITE_OK ||
@@ -153,7 +126,8 @@ store_migrate(struct sqlite3 *sq, const char *path, struct mc_err *e)
 	    SQLITE_OK ||
 	    (rc = pragma_int(sq, "SELECT count(*) FROM sqlite_schema",
 	    &ntables)) != SQLITE_OK) {
-		migrate_error(sq, rc, path, "read schema version", e);
+		store_sqlite_error_at(sq, path, STORE_BUSY_TIMEOUT_MS, rc, e,
+		    "read schema version");
 		goto fail;
 	}
 	if (appid != STORE_APPLICATION_ID && (appid != 0 || ntables != 0 ||
@@ -172,7 +146,8 @@ store_migrate(struct sqlite3 *sq, const char *path, struct mc_err *e)
 	for (v = version; v < STORE_SCHEMA_VERSION; v++) {
 		if ((rc = sqlite3_exec(sq, migrations[v], NULL, NULL, NULL)) !=
 		    SQLITE_OK) {
-			migrate_error(sq, rc, path, "migrate schema", e);
+			store_sqlite_error_at(sq, path, STORE_BUSY_TIMEOUT_MS, rc, e,
+			    "migrate schema");
 			mc_err_prefix(e, "to version %d", v + 1);
 			goto fail;
 		}
@@ -183,12 +158,14 @@ store_migrate(struct sqlite3 *sq, const char *path, struct mc_err *e)
 		    STORE_APPLICATION_ID);
 		if ((rc = sqlite3_exec(sq, sql, NULL, NULL, NULL)) !=
 		    SQLITE_OK) {
-			migrate_error(sq, rc, path, "set schema version", e);
+			store_sqlite_error_at(sq, path, STORE_BUSY_TIMEOUT_MS, rc, e,
+			    "set schema version");
 			goto fail;
 		}
 	}
 	if ((rc = sqlite3_exec(sq, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
-		migrate_error(sq, rc, path, "commit migration", e);
+		store_sqlite_error_at(sq, path, STORE_BUSY_TIMEOUT_MS, rc, e,
+		    "commit migration");
 		goto fail;
 	}
 	return 0;

@@ -319,13 +319,21 @@ else
 	bad clean_stop "no exit 0 after SIGTERM"
 fi
 # ---- 4. too few descriptors from the start ----------------------------
-# With ulimit -n 12 the metrics endpoint starts but the ledger cannot be
-# opened (sqlite's WAL finds no descriptor); 24 was enough for this
-# cluster. meshcad must say why, not spin, and start the controller soon
+# With ulimit -n 12 (9 free slots) the metrics endpoint starts but the
+# ledger cannot be opened (sqlite's WAL finds no descriptor); 24 was
+# enough for this cluster. meshcad must say why, not spin, and start the controller soon
 # after the limit is raised (its retry starts at a second).
 rm -f "$work/b.port"
 _t0=$(now_ms) _c0=0 # b's CPU from its start
-(ulimit -S -n 12 && exec "$MESHCAD" --config /dev/null \
+# Descriptors the test inherited (a CI runner's, a shell's) count against
+# the limit, and dash cannot close one above 9: the limit is raised past
+# each, so meshcad has the same 9 free slots wherever it runs.
+fd_floor() {
+	ls -l /proc/self/fd | awk -v want=9 '
+	    $(NF - 1) == "->" && $NF !~ /^\/proc\/[0-9]+\/fd$/ { used[$(NF - 2)] = 1 }
+	    END { for (fd = 0; want > 0; fd++) if (!(fd in used)) want--; print fd }'
+}
+(ulimit -S -n "$(fd_floor)" && exec "$MESHCAD" --config /dev/null \
     --kubeconfig "$KUBECONFIG" --db "$work/b.db" --identity b \
     --metrics-listen 127.0.0.1:0 --metrics-port-file "$work/b.port" \
     --log-format text --lease-duration 3s --renew-deadline 2s \
@@ -344,7 +352,7 @@ fi
 sleep 3 # a few controller retries
 prlimit --pid "$bpid" --nofile="$lim0":"$hard"
 pct=$(cpu_pct b)
-echo "# ulimit -n 12: $(grep -c 'controller not available' \
+echo "# 9 free descriptors: $(grep -c 'controller not available' \
     "$work/b.log") 'controller not available' line(s), CPU $pct % (from its start)"
 if [ "$pct" -le 10 ] && kill -0 "$bpid" 2>/dev/null; then
 	ok fd_floor_no_busy_loop
@@ -362,10 +370,13 @@ if wait_for 20 b_ready && wait_for 20 converged ns1 ns2 ns3 &&
 else
 	bad fd_floor_recovers "not ready 20 s after the limit was raised"
 fi
-if [ "$(grep -c 'controller not available' "$work/b.log")" -le 1 ]; then
+# one warning; a changed reason is an info line, and about three tries
+# in three seconds can change it at most three times
+if [ "$(grep -c 'controller not available' "$work/b.log")" -eq 1 ] &&
+    [ "$(grep -c 'controller still not available' "$work/b.log")" -le 3 ]; then
 	ok fd_floor_logged_once
 else
-	bad fd_floor_logged_once "$(grep -c 'controller not available' \
+	bad fd_floor_logged_once "$(grep -c 'controller \(still \)*not available' \
 	    "$work/b.log") lines"
 fi
 # the ledger's error names the system's reason, not only sqlite's
