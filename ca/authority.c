@@ -6,10 +6,12 @@
  * have been checked. Rows read back from the ledger are re-parsed and
  * their keys authenticated by the KEK before use.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -339,33 +341,49 @@ out:
 	return ret;
 }
 
-int
-ca_authority_import_istio(const char *dir, const char *trust_domain,
-    int64_t now, struct ca_authority **out, struct mc_err *e)
-{
-	static const char *const names[] = { "ca-cert.pem", "ca-key.pem",
-		"cert-chain.pem", "root-cert.pem" };
-	struct ca_istio_pem in;
-	struct mc_buf b[4];
-	char path[4096], where[4096];
-	size_t i;
-	int ret = -1;
+const char *const ca_istio_files[CA_ISTIO_FILES] = { "ca-cert.pem",
+	"ca-key.pem", "cert-chain.pem", "root-cert.pem" };
 
-	for (i = 0; i < 4; i++) {
+int
+ca_istio_read(const char *dir, struct mc_buf b[CA_ISTIO_FILES],
+    struct mc_err *e)
+{
+	char path[4096];
+	size_t i;
+
+	for (i = 0; i < CA_ISTIO_FILES; i++) {
 		if (i == 1)
 			mc_buf_init_secret(&b[i], PEM_FILE_MAX);
 		else
 			mc_buf_init(&b[i], PEM_FILE_MAX);
 	}
-	for (i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+	for (i = 0; i < CA_ISTIO_FILES; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, ca_istio_files[i]);
+		if (i == 2 && access(path, F_OK) == -1 && errno == ENOENT)
+			continue;
 		if ((i == 1 && ca_check_private_file(path, "CA key", e) ==
-		    -1) || mc_buf_read_file(&b[i], path, e) == -1)
-			goto out;
+		    -1) || mc_buf_read_file(&b[i], path, e) == -1) {
+			for (i = 0; i < CA_ISTIO_FILES; i++)
+				mc_buf_free(&b[i]);
+			return -1;
+		}
 	}
-	snprintf(where, sizeof(where), "%s", dir);
+	return 0;
+}
+
+int
+ca_authority_import_istio(const char *dir, const char *trust_domain,
+    int64_t now, struct ca_authority **out, struct mc_err *e)
+{
+	struct ca_istio_pem in;
+	struct mc_buf b[CA_ISTIO_FILES];
+	size_t i;
+	int ret;
+
+	if (ca_istio_read(dir, b, e) == -1)
+		return -1;
 	memset(&in, 0, sizeof(in));
-	in.where = where;
+	in.where = dir;
 	in.cert = b[0].data;
 	in.cert_len = b[0].len;
 	in.key = b[1].data;
@@ -375,8 +393,7 @@ ca_authority_import_istio(const char *dir, const char *trust_domain,
 	in.root = b[3].data;
 	in.root_len = b[3].len;
 	ret = ca_authority_from_istio_pem(&in, trust_domain, now, out, e);
-out:
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < CA_ISTIO_FILES; i++)
 		mc_buf_free(&b[i]);
 	return ret;
 }

@@ -65,11 +65,25 @@ int ca_authority_from_istio_pem(const struct ca_istio_pem *in,
     const char *trust_domain, int64_t now, struct ca_authority **out,
     struct mc_err *e);
 
+/* The files of Istio's cacerts layout, in this order: ca-cert.pem,
+ * ca-key.pem, cert-chain.pem, root-cert.pem. */
+#define CA_ISTIO_FILES 4
+extern const char *const ca_istio_files[CA_ISTIO_FILES];
+
 /*
- * Imports a plugged-in CA from dir (Istio cacerts). ca-key.pem must not
- * be readable by group or others; the key must match ca-cert.pem, which
- * must be a CA with keyCertSign, valid at now, and chain through
- * cert-chain.pem to root-cert.pem.
+ * Reads dir's cacerts files into b (initialized here; the key's into a
+ * buffer wiped when freed). ca-key.pem must not be readable by group or
+ * others; a missing cert-chain.pem reads as empty (the CA certificate is
+ * then directly under the root). On -1, with e set, every buffer is
+ * freed.
+ */
+int ca_istio_read(const char *dir, struct mc_buf b[CA_ISTIO_FILES],
+    struct mc_err *e);
+
+/*
+ * Imports a plugged-in CA from dir (Istio cacerts, read as above): the
+ * key must match ca-cert.pem, which must be a CA with keyCertSign, valid
+ * at now, and chain through cert-chain.pem to root-cert.pem.
  */
 int ca_authority_import_istio(const char *dir, const char *trust_domain,
     int64_t now, struct ca_authority **out, struct mc_err *e);

@@ -966,20 +966,17 @@ out:
  */
 struct ca_material {
 	char where[320];
-	char *f[4]; /* ca-cert, ca-key, cert-chain, root-cert */
-	size_t len[4];
+	char *f[CA_ISTIO_FILES]; /* ca_istio_files[] */
+	size_t len[CA_ISTIO_FILES];
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 };
-
-static const char *const ca_files[4] = { "ca-cert.pem", "ca-key.pem",
-	"cert-chain.pem", "root-cert.pem" };
 
 static void
 material_free(struct ca_material *m)
 {
 	size_t i;
 
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < CA_ISTIO_FILES; i++) {
 		if (i == 1 && m->f[i] != NULL)
 			mc_free_secret(m->f[i], m->len[i]);
 		else
@@ -1001,7 +998,7 @@ material_digest(struct ca_material *m, struct mc_err *e)
 		return -1;
 	}
 	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-	for (i = 0; i < 4 && ok; i++) {
+	for (i = 0; i < CA_ISTIO_FILES && ok; i++) {
 		n = m->f[i] != NULL ? (uint64_t)m->len[i] : UINT64_MAX;
 		ok = EVP_DigestUpdate(ctx, &n, sizeof(n)) &&
 		     (m->f[i] == NULL ||
@@ -1027,13 +1024,13 @@ material_from_secret(struct daemon_controller *c, const json_t *sec,
 	memset(m, 0, sizeof(*m));
 	snprintf(m->where, sizeof(m->where), "secret %s/%s", c->ca_ns,
 	    DAEMON_CA_SECRET);
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < CA_ISTIO_FILES; i++) {
 		v = json_string_value(json_object_get(json_object_get(sec,
-		    "data"), ca_files[i]));
+		    "data"), ca_istio_files[i]));
 		if (v != NULL && (m->f[i] = k8s_base64_decode(v, strlen(v),
 		    &m->len[i], NULL)) == NULL) {
 			mc_err_set(e, MC_ST_PARSE, 0, "%s: %s: not base64",
-			    m->where, ca_files[i]);
+			    m->where, ca_istio_files[i]);
 			material_free(m);
 			return -1;
 		}
@@ -1041,43 +1038,26 @@ material_from_secret(struct daemon_controller *c, const json_t *sec,
 	return material_digest(m, e);
 }
 
-/* The files in --ca-dir; ca-key.pem must not be readable by group or
- * others (a Secret volume needs defaultMode: 0400). cert-chain.pem may
- * be missing. */
+/* The files in --ca-dir (ca_istio_read: ca-key.pem 0600 or 0400, a
+ * Secret volume needs defaultMode: 0400; cert-chain.pem may be
+ * missing). */
 static int
 material_from_dir(struct daemon_controller *c, struct ca_material *m,
     struct mc_err *e)
 {
-	struct mc_buf b;
-	char path[4096];
+	struct mc_buf b[CA_ISTIO_FILES];
 	size_t i;
 
 	memset(m, 0, sizeof(*m));
 	snprintf(m->where, sizeof(m->where), "%s", c->cfg->ca_dir);
-	for (i = 0; i < 4; i++) {
-		snprintf(path, sizeof(path), "%s/%s", c->cfg->ca_dir,
-		    ca_files[i]);
-		if (i == 2 && access(path, F_OK) == -1 && errno == ENOENT)
-			continue;
-		if (i == 1) {
-			mc_buf_init_secret(&b, CTL_PEM_MAX);
-			if (ca_check_private_file(path, "CA key", e) == -1)
-				goto fail;
-		} else
-			mc_buf_init(&b, CTL_PEM_MAX);
-		if (mc_buf_read_file(&b, path, e) == -1 ||
-		    (m->f[i] = mc_buf_steal(&b, &m->len[i])) == NULL) {
-			if (m->f[i] == NULL && e->msg[0] == '\0')
-				mc_err_set(e, MC_ST_NOMEM, 0, "%s: out of "
-				    "memory", path);
-			goto fail;
-		}
+	if (ca_istio_read(c->cfg->ca_dir, b, e) == -1)
+		return -1;
+	for (i = 0; i < CA_ISTIO_FILES; i++) {
+		if (b[i].len > 0)
+			m->f[i] = mc_buf_steal(&b[i], &m->len[i]);
+		mc_buf_free(&b[i]); /* what is left of an empty one */
 	}
 	return material_digest(m, e);
-fail:
-	mc_buf_free(&b);
-	material_free(m);
-	return -1;
 }
 
 /* The roots of root-cert.pem after the first, as PEM (mc_free). */
@@ -1464,27 +1444,21 @@ ca_poll(void *arg)
 	ca_fetch(arg);
 }
 
-/* True when the leaf of Secret sec was issued by the authority signing
- * now (after a rotation, the others are re-issued at once). */
+/* True when the leaf daemon_secret_check described in info was issued
+ * by the authority signing now (after a rotation, the others are
+ * re-issued at once): its authority key identifier is that authority's
+ * subject key identifier, which every leaf of ours carries. */
 static bool
-signed_by_current(struct daemon_controller *c, const json_t *sec)
+signed_by_current(struct daemon_controller *c,
+    const struct daemon_secret_info *info)
 {
-	char *pem;
-	size_t len;
-	BIO *b = NULL;
-	X509 *leaf = NULL;
-	bool ours = true; /* unreadable: the check before judged it */
+	const ASN1_OCTET_STRING *skid =
+	    X509_get0_subject_key_id(c->auth->cert);
 
-	if ((pem = daemon_secret_leaf_pem(sec, &len)) == NULL)
-		return true;
-	if (len <= INT_MAX && (b = BIO_new_mem_buf(pem, (int)len)) != NULL &&
-	    (leaf = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
-		ours = X509_check_issued(c->auth->cert, leaf) == X509_V_OK;
-	ERR_clear_error();
-	X509_free(leaf);
-	BIO_free(b);
-	mc_free(pem);
-	return ours;
+	return skid != NULL && info->akid_len > 0 &&
+	    (size_t)ASN1_STRING_length(skid) == info->akid_len &&
+	    memcmp(ASN1_STRING_get0_data(skid), info->akid,
+		info->akid_len) == 0;
 }
 
 /* ---- CRL ------------------------------------------------------------- */
@@ -2063,7 +2037,7 @@ reconcile_sa(struct daemon_controller *c, struct item *it)
 		chk = daemon_secret_check(sec, c->cfg->secret_format, it->name,
 		    uid, id, c->verifier, c->root_pem, &info, why,
 		    sizeof(why));
-		if (chk == DAEMON_CHECK_OK && !signed_by_current(c, sec)) {
+		if (chk == DAEMON_CHECK_OK && !signed_by_current(c, &info)) {
 			/* still valid under a root we keep, but the CA
 			 * changed: re-issued now, not at renewal */
 			chk = DAEMON_CHECK_ROOT;

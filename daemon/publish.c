@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <meshca/id.h>
 #include <meshca/svid.h>
@@ -332,6 +333,7 @@ static int
 leaf_info(const char *pem, size_t len, struct daemon_secret_info *info,
     X509 **leaf)
 {
+	const ASN1_OCTET_STRING *akid;
 	BIO *b;
 	X509 *x = NULL;
 	int rc = -1;
@@ -344,6 +346,14 @@ leaf_info(const char *pem, size_t len, struct daemon_secret_info *info,
 	    -1 ||
 	    ca_time_from_asn1(X509_get0_notAfter(x), &info->not_after) == -1)
 		goto out;
+	akid = X509_get0_authority_key_id(x);
+	info->akid_len = 0;
+	if (akid != NULL && (size_t)ASN1_STRING_length(akid) <=
+	    sizeof(info->akid)) {
+		info->akid_len = (size_t)ASN1_STRING_length(akid);
+		memcpy(info->akid, ASN1_STRING_get0_data(akid),
+		    info->akid_len);
+	}
 	*leaf = x;
 	x = NULL;
 	rc = 0;

@@ -83,6 +83,10 @@ struct daemon_secret_info {
 	char serial[40];   /* hex of the leaf's serial */
 	int64_t not_before; /* Unix seconds */
 	int64_t not_after;
+	/* the leaf's authority key identifier (akid_len 0: none), which
+	 * names the authority that signed it */
+	unsigned char akid[32];
+	size_t akid_len;
 };
 
 /*
