@@ -202,29 +202,40 @@ key_id(const EVP_MD *sha1, const unsigned char *pk, size_t pklen,
 	return EVP_Digest(pk, pklen, md, mdlen, sha1, NULL) == 1 ? 0 : -1;
 }
 
+int
+ca_issuer_key_id(X509 *ca_cert, const EVP_MD *sha1, unsigned char *md,
+    unsigned int *mdlen)
+{
+	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(ca_cert);
+	const unsigned char *pk;
+	int pklen;
+
+	if (ski != NULL) {
+		if (ski->length <= 0 || ski->length > EVP_MAX_MD_SIZE)
+			return -1;
+		memcpy(md, ski->data, (size_t)ski->length);
+		*mdlen = (unsigned int)ski->length;
+		return 0;
+	}
+	if (!X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL,
+	    X509_get_X509_PUBKEY(ca_cert)) || pklen < 0)
+		return -1;
+	return key_id(sha1 != NULL ? sha1 : EVP_sha1(), pk, (size_t)pklen, md,
+	    mdlen);
+}
+
 static X509_EXTENSION *
 ext_aki(const struct ca_signer *s)
 {
-	const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(s->cert);
 	AUTHORITY_KEYID *aki = AUTHORITY_KEYID_new();
 	X509_EXTENSION *x = NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen;
-	const unsigned char *pk;
-	int pklen;
 
-	if (aki == NULL || (aki->keyid = ASN1_OCTET_STRING_new()) == NULL)
+	if (aki == NULL || (aki->keyid = ASN1_OCTET_STRING_new()) == NULL ||
+	    ca_issuer_key_id(s->cert, s->sha1, md, &mdlen) == -1 ||
+	    !ASN1_OCTET_STRING_set(aki->keyid, md, (int)mdlen))
 		goto out;
-	if (ski != NULL) {
-		if (!ASN1_OCTET_STRING_set(aki->keyid, ski->data, ski->length))
-			goto out;
-	} else {
-		if (!X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL,
-		    X509_get_X509_PUBKEY(s->cert)) ||
-		    key_id(s->sha1, pk, (size_t)pklen, md, &mdlen) == -1 ||
-		    !ASN1_OCTET_STRING_set(aki->keyid, md, (int)mdlen))
-			goto out;
-	}
 	x = X509V3_EXT_i2d(NID_authority_key_identifier, 0, aki);
 out:
 	AUTHORITY_KEYID_free(aki);

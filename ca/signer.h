@@ -61,6 +61,15 @@ struct ca_sign_resp {
 struct ca_signer;
 
 /*
+ * The key identifier the leaves of authority certificate ca_cert carry
+ * as their authority key identifier: its subject key identifier, or,
+ * without one, the SHA-1 of its public key (RFC 5280 4.2.1.2 (1)); sha1
+ * NULL: OpenSSL's default. md must hold EVP_MAX_MD_SIZE bytes.
+ */
+int ca_issuer_key_id(X509 *ca_cert, const EVP_MD *sha1, unsigned char *md,
+    unsigned int *mdlen);
+
+/*
  * Makes a signer for an authority certificate and its key (both are
  * referenced, not copied). Refuses a key that does not match, a
  * certificate that is not a CA with keyCertSign, and a trust domain the

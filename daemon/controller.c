@@ -1446,19 +1446,20 @@ ca_poll(void *arg)
 
 /* True when the leaf daemon_secret_check described in info was issued
  * by the authority signing now (after a rotation, the others are
- * re-issued at once): its authority key identifier is that authority's
- * subject key identifier, which every leaf of ours carries. */
+ * re-issued at once): its authority key identifier is the one that
+ * authority's leaves carry. */
 static bool
 signed_by_current(struct daemon_controller *c,
     const struct daemon_secret_info *info)
 {
-	const ASN1_OCTET_STRING *skid =
-	    X509_get0_subject_key_id(c->auth->cert);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n;
 
-	return skid != NULL && info->akid_len > 0 &&
-	    (size_t)ASN1_STRING_length(skid) == info->akid_len &&
-	    memcmp(ASN1_STRING_get0_data(skid), info->akid,
-		info->akid_len) == 0;
+	if (ca_issuer_key_id(c->auth->cert, NULL, md, &n) == -1) {
+		ERR_clear_error();
+		return true; /* cannot tell: renewal will replace it */
+	}
+	return info->akid_len == n && memcmp(md, info->akid, n) == 0;
 }
 
 /* ---- CRL ------------------------------------------------------------- */

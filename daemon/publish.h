@@ -85,7 +85,7 @@ struct daemon_secret_info {
 	int64_t not_after;
 	/* the leaf's authority key identifier (akid_len 0: none), which
 	 * names the authority that signed it */
-	unsigned char akid[32];
+	unsigned char akid[64]; /* EVP_MAX_MD_SIZE */
 	size_t akid_len;
 };
 

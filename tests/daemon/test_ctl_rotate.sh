@@ -94,12 +94,13 @@ mkroot() {
 	    -addext "subjectAltName=URI:spiffe://$TD" \
 	    -addext "subjectKeyIdentifier=hash" 2>/dev/null
 }
-# mkinter NAME ISSUER: an intermediate CA signed by ISSUER
+# mkinter NAME ISSUER [SKID]: an intermediate CA signed by ISSUER (SKID
+# none: without a subject key identifier, as some enterprise CAs are)
 mkinter() {
 	printf '%s\n' "basicConstraints=critical,CA:true" \
 	    "keyUsage=critical,keyCertSign,cRLSign" \
 	    "subjectAltName=URI:spiffe://$TD" \
-	    "subjectKeyIdentifier=hash" \
+	    "subjectKeyIdentifier=${3:-hash}" \
 	    "authorityKeyIdentifier=keyid" >"$work/ext.cnf"
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout "$work/$1.key" -out "$work/$1.csr" \
@@ -259,6 +260,37 @@ if wait_for 20 sh -c "openssl verify -CAfile '$work/enterprise.pem' \
 	ok ca_dir_rotated
 else
 	bad ca_dir_rotated "Secrets not issued by the new intermediate in 30 s"
+fi
+# an intermediate without a subject key identifier: its leaves carry the
+# SHA-1 of its key as authority key identifier, and meshcad must know
+# them for its own (a mismatch would re-issue every Secret every check)
+mkinter inter3 enterprise none
+if openssl x509 -in "$work/inter3.pem" -noout -text |
+    grep -q "Subject Key Identifier"; then
+	echo "# openssl added a subject key identifier to inter3"
+fi
+cp "$work/inter3.pem" "$work/cacerts/ca-cert.pem"
+cp "$work/inter3.key" "$work/cacerts/ca-key.pem"
+cat "$work/inter3.pem" "$work/enterprise.pem" >"$work/cacerts/cert-chain.pem"
+if wait_for 30 leaf_issued_by inter3 ns1 ns2; then
+	# a restart judges every Secret again: none may be re-issued
+	s1=$(serial_of ns1 sa-1)
+	kill -TERM "$(cat "$work/b.pid")"
+	wait_for 10 sh -c "! kill -0 $(cat "$work/b.pid") 2>/dev/null"
+	meshcad_start b --ca-dir "$work/cacerts" --ca-refresh 1s \
+	    --propagation-window 2s
+	b_ready() {
+		[ "$(readyz b)" = 200 ]
+	}
+	wait_for 20 b_ready
+	sleep 3 # its first reconcile, and a few CA refreshes
+	if [ -n "$s1" ] && [ "$(serial_of ns1 sa-1)" = "$s1" ]; then
+		ok ca_dir_no_skid
+	else
+		bad ca_dir_no_skid "sa-1 re-issued after a restart ($s1, then $(serial_of ns1 sa-1))"
+	fi
+else
+	bad ca_dir_no_skid "Secrets not issued by an intermediate without SKID in 30 s"
 fi
 if grep -q "PRIVATE KEY" "$work/a.log" "$work/b.log"; then
 	bad no_key_in_logs "a private key in a log"
