@@ -176,9 +176,10 @@ struct daemon_controller {
 	/* revocation requests acted on, key -> entry text, until their
 	 * entries have left meshca-revocations (kept across terms) */
 	json_t *rev_done;
-	bool rev_again; /* removing handled entries failed: try again */
 	struct k8s_backoff rev_bo;
-	uint64_t rev_retry_ms; /* not before (k8s_now_ms) */
+	/* removing handled entries failed: try again, not before this
+	 * (k8s_now_ms); 0: no retry due */
+	uint64_t rev_retry_ms;
 
 	/* work */
 	struct item **tab;
@@ -2165,8 +2166,7 @@ out:
 static void
 rev_retry_later(struct daemon_controller *c)
 {
-	c->rev_again = true;
-	c->rev_retry_ms = k8s_now_ms() + k8s_backoff_next(&c->rev_bo);
+	c->rev_retry_ms = k8s_now_ms() + k8s_backoff_next(&c->rev_bo) + 1;
 }
 
 static void
@@ -2449,7 +2449,7 @@ revocations_process(struct daemon_controller *c)
 	    (cm = k8s_informer_get(c->rev_inf, c->ca_ns,
 	    DAEMON_REVOCATIONS_CM)) == NULL)
 		return;
-	c->rev_again = false;
+	c->rev_retry_ms = 0;
 	data = json_object_get(cm, "data");
 	/* An entry no longer there was removed: forget it. */
 	json_object_foreach_safe(c->rev_done, tmp, k, v) {
@@ -2980,7 +2980,7 @@ scanned:
 		term_start(c);
 	if (now >= c->next_pend)
 		pend_run(c, now);
-	if (c->rev_again && k8s_now_ms() >= c->rev_retry_ms)
+	if (c->rev_retry_ms != 0 && k8s_now_ms() >= c->rev_retry_ms)
 		revocations_process(c);
 	if (c->crl_dirty || c->crl_pem == NULL ||
 	    now >= daemon_crl_resign_at(c->crl_this, c->crl_next))
