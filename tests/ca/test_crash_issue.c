@@ -103,7 +103,7 @@ check_rows(sqlite3 *sq, X509 *root)
 	X509 *x;
 	BIO *b;
 
-	X509_STORE_add_cert(xs, root);
+	assert_int_equal(X509_STORE_add_cert(xs, root), 1);
 	assert_int_equal(sqlite3_prepare_v2(sq, "SELECT serial, spiffe_id, "
 	    "cert_pem FROM certificates", -1, &st, NULL), SQLITE_OK);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -120,7 +120,7 @@ check_rows(sqlite3 *sq, X509 *root)
 		    gens, 0)->d.uniformResourceIdentifier),
 		    (const char *)sqlite3_column_text(st, 1));
 		GENERAL_NAMES_free(gens);
-		X509_STORE_CTX_init(ctx, xs, x, NULL);
+		assert_int_equal(X509_STORE_CTX_init(ctx, xs, x, NULL), 1);
 		assert_int_equal(X509_verify_cert(ctx), 1);
 		X509_STORE_CTX_cleanup(ctx);
 		X509_free(x);

@@ -142,9 +142,11 @@ verify_crl(X509 *root, X509 *leaf, X509_CRL *crl, time_t at)
 
 	assert_non_null(st);
 	assert_non_null(ctx);
-	X509_STORE_add_cert(st, root);
-	X509_STORE_add_crl(st, crl);
-	X509_STORE_CTX_init(ctx, st, leaf, NULL);
+	/* (each can fail for want of memory under check-torture: an
+	 * unchecked init left the context's parameters NULL) */
+	assert_int_equal(X509_STORE_add_cert(st, root), 1);
+	assert_int_equal(X509_STORE_add_crl(st, crl), 1);
+	assert_int_equal(X509_STORE_CTX_init(ctx, st, leaf, NULL), 1);
 	X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), at);
 	X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx),
 	    X509_V_FLAG_CRL_CHECK);
@@ -226,7 +228,9 @@ test_revoke_and_crl(void **state)
 		rev = sk_X509_REVOKED_value(X509_CRL_get_REVOKED(crl), i);
 		bn = ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(rev),
 		    NULL);
+		assert_non_null(bn); /* (no memory under check-torture) */
 		h = BN_bn2hex(bn);
+		assert_non_null(h);
 		snprintf(hex, sizeof(hex), "%32s", h);
 		for (char *q = hex; *q; q++)
 			*q = (*q == ' ') ? '0' : (char)tolower((unsigned char)*q);
