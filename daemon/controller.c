@@ -160,10 +160,6 @@ struct daemon_controller {
 	uint64_t ledger_retry_ms;	/* no turn before (k8s_now_ms) */
 	struct k8s_timer ca_timer;
 	struct ca_authority *auth;
-	/* the authority key identifier auth's leaves carry (0: unknown),
-	 * computed once per authority, not per Secret check */
-	unsigned char auth_kid[EVP_MAX_MD_SIZE];
-	unsigned int auth_kid_len;
 	unsigned char ca_digest[SHA256_DIGEST_LENGTH]; /* of what auth is */
 	char *extra_roots; /* root-cert.pem's roots after the first, PEM */
 	struct ca_signer *signer;
@@ -1296,11 +1292,6 @@ ca_install(struct daemon_controller *c, struct ca_material *m)
 	ca_authority_free(c->auth);
 	mc_free(c->extra_roots);
 	c->auth = a;
-	if (ca_issuer_key_id(a->cert, NULL, c->auth_kid, &c->auth_kid_len) ==
-	    -1) {
-		ERR_clear_error();
-		c->auth_kid_len = 0;
-	}
 	c->signer = s;
 	c->issuer = is;
 	c->extra_roots = extra;
@@ -1462,10 +1453,14 @@ static bool
 signed_by_current(struct daemon_controller *c,
     const struct daemon_secret_info *info)
 {
-	if (c->auth_kid_len == 0)
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n;
+
+	if (ca_issuer_key_id(c->auth->cert, NULL, md, &n) == -1) {
+		ERR_clear_error();
 		return true; /* cannot tell: renewal will replace it */
-	return info->akid_len == c->auth_kid_len &&
-	    memcmp(c->auth_kid, info->akid, c->auth_kid_len) == 0;
+	}
+	return info->akid_len == n && memcmp(md, info->akid, n) == 0;
 }
 
 /* ---- CRL ------------------------------------------------------------- */
