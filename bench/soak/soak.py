@@ -127,6 +127,10 @@ class Soak:
         self.vkeys.add(key)
         self.violations.append(what)
         self.note("VIOLATION " + what)
+        # soak.sh prints these again last, after the logs' tails, so the
+        # end of a failed run's output says what failed
+        with open(os.path.join(self.work, "violations.txt"), "a") as fp:
+            fp.write(what + "\n")
         sl.log("VIOLATION: " + what)
 
     def observe(self, ns, sa, sec):

@@ -64,6 +64,10 @@ if [ $rc -ne 0 ]; then
 		echo "# --- tail of $(basename "$f")"
 		tail -n 15 "$f" | sed 's/^/# /'
 	done
+	if [ -s "$WORK/violations.txt" ]; then
+		echo "# --- the violations, again"
+		sed 's/^/VIOLATION: /' "$WORK/violations.txt"
+	fi
 fi
 if [ -n "${KEEP_LOGS:-}" ] || { [ $rc -ne 0 ] && [ -z "$quick" ]; }; then
 	echo "# logs kept in $WORK"
