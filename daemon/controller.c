@@ -160,6 +160,15 @@ struct daemon_controller {
 	uint64_t ledger_retry_ms;	/* no turn before (k8s_now_ms) */
 	struct k8s_timer ca_timer;
 	struct ca_authority *auth;
+	/* the ledger's authorities (not retired) and the authority key
+	 * identifier their leaves carry: a leaf found in the cluster is
+	 * recorded as its issuer's (auth_kids_load) */
+	struct auth_kid {
+		int64_t id;
+		unsigned char kid[EVP_MAX_MD_SIZE];
+		unsigned int len;
+	} *kids;
+	size_t nkids;
 	unsigned char ca_digest[SHA256_DIGEST_LENGTH]; /* of what auth is */
 	char *extra_roots; /* root-cert.pem's roots after the first, PEM */
 	struct ca_signer *signer;
@@ -172,6 +181,13 @@ struct daemon_controller {
 	unsigned bundle_gen; /* counts bundle_refresh() calls */
 	int64_t crl_this, crl_next;
 	bool crl_dirty;
+	/* Secret meshca-ca-retiring as the leader wants it (its data), a
+	 * write in flight, and when to try again after one failed (0:
+	 * none due) */
+	json_t *retiring_want;
+	bool retiring_inflight;
+	uint64_t retiring_retry_ms;
+	struct k8s_backoff retiring_bo;
 
 	/* revocation requests acted on, key -> entry text, until their
 	 * entries have left meshca-revocations (kept across terms) */
@@ -406,6 +422,72 @@ api_error(long code, void *arg)
 
 /* ---- the ledger ------------------------------------------------------ */
 
+/* Reads the key identifiers of the ledger's authorities (not retired)
+ * again: after an authority is installed, adopted or retired. */
+static void
+auth_kids_load(struct daemon_controller *c)
+{
+	struct store_authority *rows = NULL;
+	STACK_OF(X509) *sk = NULL;
+	struct auth_kid *v;
+	struct mc_err e;
+	size_t n = 0, i, k = 0;
+
+	if (store_authority_list(c->db, c->td, &rows, &n, &e) == -1) {
+		mc_log_warnx("ledger: authorities: %s", e.msg);
+		return;
+	}
+	if ((v = mc_calloc(n + 1, sizeof(*v))) == NULL) {
+		mc_log_warnx("ledger: authorities: out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (rows[i].state == STORE_AUTH_RETIRED ||
+		    ca_certs_from_pem(rows[i].cert_pem,
+		    strlen(rows[i].cert_pem), "authority", &sk, &e) == -1)
+			continue;
+		if (ca_issuer_key_id(sk_X509_value(sk, 0), NULL, v[k].kid,
+		    &v[k].len) == 0 && v[k].len > 0)
+			v[k++].id = rows[i].id;
+		sk_X509_pop_free(sk, X509_free);
+		sk = NULL;
+	}
+	ERR_clear_error();
+	mc_free(c->kids);
+	c->kids = v;
+	c->nkids = k;
+out:
+	store_authority_list_free(rows, n);
+}
+
+/* The key identifier authority id's leaves carry; NULL: not known. */
+static const struct auth_kid *
+auth_kid_of(const struct daemon_controller *c, int64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < c->nkids; i++)
+		if (c->kids[i].id == id)
+			return &c->kids[i];
+	return NULL;
+}
+
+/* The authority that issued a leaf whose authority key identifier is
+ * kid: one of the ledger's, else (a leaf of a root this replica never
+ * held the key of, or no identifier) the one signing now. */
+static int64_t
+auth_of_kid(const struct daemon_controller *c, const unsigned char *kid,
+    size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < c->nkids && len > 0; i++)
+		if (c->kids[i].len == len &&
+		    memcmp(c->kids[i].kid, kid, len) == 0)
+			return c->kids[i].id;
+	return c->auth->id;
+}
+
 /* Records a leaf found in the cluster (issued by another replica, or by
  * us before the ledger was lost) so that it can be revoked. */
 static void
@@ -417,6 +499,7 @@ ledger_import(struct daemon_controller *c, const char *pem, size_t len,
 	struct mc_err e;
 	BIO *b = NULL;
 	X509 *x = NULL;
+	const ASN1_OCTET_STRING *akid;
 	bool found = false;
 
 	memset(&row, 0, sizeof(row));
@@ -438,7 +521,9 @@ ledger_import(struct daemon_controller *c, const char *pem, size_t len,
 	row.not_before = info.not_before;
 	row.not_after = info.not_after;
 	row.issued_at = info.not_before;
-	row.authority_id = c->auth->id;
+	akid = X509_get0_authority_key_id(x);
+	row.authority_id = akid == NULL ? c->auth->id : auth_of_kid(c,
+	    ASN1_STRING_get0_data(akid), (size_t)ASN1_STRING_length(akid));
 	row.cert_pem = (char *)pem;
 	if (store_cert_insert(c->db, &row, &e) == -1)
 		mc_log_warnx("ledger: record %s (found in the cluster): %s",
@@ -555,6 +640,10 @@ item_pend_add(struct daemon_controller *c, struct item *it,
 		if (strcmp(it->pend[i].serial, p->serial) == 0) {
 			if (p->due < it->pend[i].due)
 				it->pend[i].due = p->due;
+			if (it->pend[i].kid_len == 0 && p->kid_len > 0) {
+				memcpy(it->pend[i].kid, p->kid, p->kid_len);
+				it->pend[i].kid_len = p->kid_len;
+			}
 			goto due;
 		}
 	if ((nv = mc_realloc(it->pend, (it->npend + 1) *
@@ -570,29 +659,31 @@ due:
 		c->next_pend = p->due;
 }
 
-/* Records serial, unknown to the ledger, as a leaf of spiffe_id (seen in
- * the cluster by serial only), so that it can be revoked. */
+/* Records the pending leaf p, unknown to the ledger, as a leaf of
+ * spiffe_id (seen in the cluster by serial only, with its issuer's key
+ * identifier when the annotation gives it), so that it can be revoked. */
 static int
-ledger_placeholder(struct daemon_controller *c, const char *serial,
-    const char *spiffe_id, const char *ns, const char *sa, int64_t not_after)
+ledger_placeholder(struct daemon_controller *c,
+    const struct daemon_pending *p, const char *spiffe_id, const char *ns,
+    const char *sa)
 {
 	struct store_cert row;
 	struct mc_err e;
 	int64_t now = now_s();
 
 	memset(&row, 0, sizeof(row));
-	row.serial = (char *)serial;
+	row.serial = (char *)p->serial;
 	row.spiffe_id = (char *)spiffe_id;
 	row.namespace_ = (char *)ns;
 	row.service_account = (char *)sa;
-	row.not_before = now < not_after ? now : not_after;
-	row.not_after = not_after;
+	row.not_before = now < p->not_after ? now : p->not_after;
+	row.not_after = p->not_after;
 	row.issued_at = row.not_before;
-	row.authority_id = c->auth->id;
+	row.authority_id = auth_of_kid(c, p->kid, p->kid_len);
 	row.cert_pem = "";
 	if (store_cert_insert(c->db, &row, &e) == -1) {
 		mc_log_warnx("ledger: record %s (named in the cluster): %s",
-		    serial, e.msg);
+		    p->serial, e.msg);
 		return -1;
 	}
 	return 0;
@@ -634,8 +725,7 @@ revoke_pending(struct daemon_controller *c, struct item *it,
 		store_cert_clear(&row);
 		return;
 	}
-	if (ledger_placeholder(c, p->serial, id, it->ns, it->name,
-	    p->not_after) == 0)
+	if (ledger_placeholder(c, p, id, it->ns, it->name) == 0)
 		revoke_serial(c, p->serial, reason, why);
 }
 
@@ -685,11 +775,14 @@ struct pendlist {
 	size_t n;
 	int64_t due;
 	const char *skip;
+	const struct daemon_controller *c;
 };
 
+/* Adds a leaf to l, with its issuer's key identifier (kid_len 0: not
+ * known). */
 static void
 pendlist_add(struct pendlist *l, const char *serial, int64_t not_after,
-    int64_t due)
+    int64_t due, const unsigned char *kid, size_t kid_len)
 {
 	size_t i;
 
@@ -704,6 +797,9 @@ pendlist_add(struct pendlist *l, const char *serial, int64_t not_after,
 	snprintf(l->v[l->n].serial, sizeof(l->v[l->n].serial), "%s", serial);
 	l->v[l->n].not_after = not_after;
 	l->v[l->n].due = due;
+	l->v[l->n].kid_len = kid_len <= DAEMON_KID_MAX ? kid_len : 0;
+	if (l->v[l->n].kid_len > 0)
+		memcpy(l->v[l->n].kid, kid, kid_len);
 	l->n++;
 }
 
@@ -711,9 +807,11 @@ static int
 collect_pending(const struct store_cert *row, void *arg, struct mc_err *e)
 {
 	struct pendlist *l = arg;
+	const struct auth_kid *k = auth_kid_of(l->c, row->authority_id);
 
 	(void)e;
-	pendlist_add(l, row->serial, row->not_after, l->due);
+	pendlist_add(l, row->serial, row->not_after, l->due,
+	    k != NULL ? k->kid : NULL, k != NULL ? k->len : 0);
 	return 0;
 }
 
@@ -734,7 +832,7 @@ pending_for_write(struct daemon_controller *c, struct item *it,
 	struct pendlist l;
 	struct store_cert row;
 	struct mc_err e;
-	char buf[DAEMON_PENDING_MAX * 80], ser[CA_SERIAL_HEX];
+	char buf[DAEMON_PENDING_TEXT_MAX], ser[CA_SERIAL_HEX];
 	const char *a;
 	bool found = false;
 	size_t i;
@@ -743,13 +841,15 @@ pending_for_write(struct daemon_controller *c, struct item *it,
 		return NULL;
 	memset(&l, 0, sizeof(l));
 	l.skip = new_serial;
+	l.c = c;
 	l.due = now + (int64_t)(c->cfg->propagation_window / 1000);
 	for (i = 0; i < it->npend; i++)
 		pendlist_add(&l, it->pend[i].serial, it->pend[i].not_after,
-		    it->pend[i].due);
+		    it->pend[i].due, it->pend[i].kid, it->pend[i].kid_len);
 	if (chk == DAEMON_CHECK_OK || chk == DAEMON_CHECK_ROOT ||
 	    chk == DAEMON_CHECK_OWNER)
-		pendlist_add(&l, info->serial, info->not_after, l.due);
+		pendlist_add(&l, info->serial, info->not_after, l.due,
+		    info->akid, info->akid_len);
 	else if (sec != NULL && (a = json_string_value(json_object_get(
 	    json_object_get(json_object_get(sec, "metadata"), "annotations"),
 	    DAEMON_ANNOT_SERIAL))) != NULL &&
@@ -757,14 +857,19 @@ pending_for_write(struct daemon_controller *c, struct item *it,
 		memset(&row, 0, sizeof(row));
 		if (store_cert_get(c->db, ser, &row, &found, &e) == 0 &&
 		    found) {
+			const struct auth_kid *k = auth_kid_of(c,
+			    row.authority_id);
+
 			if (row.spiffe_id != NULL &&
 			    strcmp(row.spiffe_id, id) == 0)
-				pendlist_add(&l, ser, row.not_after, l.due);
+				pendlist_add(&l, ser, row.not_after, l.due,
+				    k != NULL ? k->kid : NULL,
+				    k != NULL ? k->len : 0);
 			store_cert_clear(&row);
 		} else if (!found)
 			pendlist_add(&l, ser, now + (int64_t)(
 			    c->cfg->max_cert_ttl / 1000) +
-			    CA_CLOCK_SKEW_DEFAULT, l.due);
+			    CA_CLOCK_SKEW_DEFAULT, l.due, NULL, 0);
 	}
 	if (store_cert_live(c->db, id, now, collect_pending, &l, &e) == -1)
 		mc_log_warnx("ledger: live certificates of %s: %s", id,
@@ -793,6 +898,7 @@ supersede(struct daemon_controller *c, struct item *it, const char *spiffe_id,
 
 	memset(&l, 0, sizeof(l));
 	l.skip = keep;
+	l.c = c;
 	l.due = now_s() + (int64_t)(c->cfg->propagation_window / 1000);
 	if (store_cert_live(c->db, spiffe_id, now_s(), collect_pending, &l,
 	    &e) == -1 ||
@@ -877,28 +983,49 @@ pem_of(X509 *x, char **out, struct mc_err *e)
 	return 0;
 }
 
-/* Appends the extra roots of root-cert.pem not in the bundle yet. */
 static int
-bundle_add_extra(struct daemon_controller *c, struct mc_buf *pem,
-    struct mc_err *e)
+x509_order(const X509 *const *a, const X509 *const *b)
 {
-	static const char tail[] = "-----END CERTIFICATE-----\n";
-	const char *p = c->extra_roots, *end;
-	char *blk;
-	size_t n;
-	int rc = 0;
+	return X509_cmp(*a, *b);
+}
 
-	while (rc == 0 && p != NULL && (end = strstr(p, tail)) != NULL) {
-		n = (size_t)(end - p) + sizeof(tail) - 1;
-		if ((blk = mc_strndup(p, n)) == NULL) {
-			mc_err_set(e, MC_ST_NOMEM, 0, "bundle: out of memory");
-			return -1;
-		}
-		if (pem->data == NULL || strstr(pem->data, blk) == NULL)
-			rc = mc_buf_puts(pem, blk, e);
-		mc_free(blk);
-		p += n;
+/*
+ * The bundle's PEM: the roots of the ledger's authorities (not retired)
+ * and the extra roots of the CA material, each once, the signing
+ * authority's root first and the others in a fixed order (by their DER),
+ * so that every replica publishes the same text whatever order its
+ * ledger learnt them in (a different text would re-issue every Secret
+ * when another replica takes over).
+ */
+static int
+bundle_pem(struct daemon_controller *c, struct mc_buf *pem, struct mc_err *e)
+{
+	STACK_OF(X509) *sk = NULL;
+	struct mc_buf all;
+	X509 *x, *prev = NULL;
+	int i, rc = -1;
+
+	mc_buf_init(&all, 2 * CTL_PEM_MAX);
+	if (ca_bundle_pem(c->db, c->td, &all, e) == -1 ||
+	    (c->extra_roots != NULL &&
+	    mc_buf_puts(&all, c->extra_roots, e) == -1) ||
+	    ca_certs_from_pem(all.data, all.len, "trust bundle", &sk,
+	    e) == -1 || ca_cert_pem(c->auth->root, pem, e) == -1)
+		goto out;
+	(void)sk_X509_set_cmp_func(sk, x509_order);
+	sk_X509_sort(sk);
+	for (i = 0; i < sk_X509_num(sk); i++) {
+		x = sk_X509_value(sk, i);
+		if ((prev == NULL || X509_cmp(prev, x) != 0) &&
+		    X509_cmp(x, c->auth->root) != 0 &&
+		    ca_cert_pem(x, pem, e) == -1)
+			goto out;
+		prev = x;
 	}
+	rc = 0;
+out:
+	sk_X509_pop_free(sk, X509_free);
+	mc_buf_free(&all);
 	return rc;
 }
 
@@ -917,8 +1044,7 @@ bundle_refresh(struct daemon_controller *c, struct mc_err *e)
 
 	mc_buf_init(&pem, CTL_PEM_MAX);
 	mc_buf_init(&chain, CTL_PEM_MAX);
-	if (ca_bundle_pem(c->db, c->td, &pem, e) == -1 ||
-	    bundle_add_extra(c, &pem, e) == -1 ||
+	if (bundle_pem(c, &pem, e) == -1 ||
 	    ca_authority_chain_pem(c->auth, &chain, e) == -1)
 		goto out;
 	if (meshca_bundle_parse(pem.data, pem.len, c->td, &b, &me) !=
@@ -1184,6 +1310,7 @@ ca_retry(struct daemon_controller *c, const char *what, const char *msg)
 
 static void ca_poll(void *arg);
 static void ca_poll_arm(struct daemon_controller *c);
+static void retiring_adopt(struct daemon_controller *c);
 static void ca_install(struct daemon_controller *c, struct ca_material *m);
 
 static void
@@ -1292,6 +1419,7 @@ ca_install(struct daemon_controller *c, struct ca_material *m)
 	ca_authority_free(c->auth);
 	mc_free(c->extra_roots);
 	c->auth = a;
+	auth_kids_load(c);
 	c->signer = s;
 	c->issuer = is;
 	c->extra_roots = extra;
@@ -1316,6 +1444,7 @@ ca_install(struct daemon_controller *c, struct ca_material *m)
 	c->ca_state = CA_READY;
 	c->crl_dirty = true;
 	ca_poll_arm(c);
+	retiring_adopt(c);
 	if (change)
 		full_resync(c);
 }
@@ -1453,14 +1582,12 @@ static bool
 signed_by_current(struct daemon_controller *c,
     const struct daemon_secret_info *info)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n;
+	const struct auth_kid *k = auth_kid_of(c, c->auth->id);
 
-	if (ca_issuer_key_id(c->auth->cert, NULL, md, &n) == -1) {
-		ERR_clear_error();
+	if (k == NULL)
 		return true; /* cannot tell: renewal will replace it */
-	}
-	return info->akid_len == n && memcmp(md, info->akid, n) == 0;
+	return info->akid_len == k->len &&
+	    memcmp(k->kid, info->akid, k->len) == 0;
 }
 
 /* ---- CRL ------------------------------------------------------------- */
@@ -1660,6 +1787,266 @@ enqueue_ns_cm(const json_t *obj, void *arg)
 	return 0;
 }
 
+/* ---- retiring authorities, kept in the cluster ----------------------- */
+
+/*
+ * After a rotation the authority that signed before keeps leaves in use
+ * until they expire, and its CRL must go on being signed by whichever
+ * replica leads. A replica that starts after the rotation never held its
+ * key: so the leader keeps every retiring authority's material in Secret
+ * meshca-ca-retiring of the CA namespace (Istio's cacerts files, each
+ * name prefixed with the authority's key identifier in hex and a dot),
+ * and every replica adopts as retiring what its ledger does not know:
+ * before it first leads (term_start), and whenever the Secret changes.
+ * An authority that retires leaves the Secret.
+ */
+
+/* 0 when k is an authority's ca-cert.pem: its prefix (the key
+ * identifier) into prefix (len bytes; NULL: not wanted). */
+static int
+retiring_prefix(const char *k, char *prefix, size_t len)
+{
+	static const char suffix[] = ".ca-cert.pem";
+	size_t kl = strlen(k), sl = sizeof(suffix) - 1;
+
+	if (kl <= sl || strcmp(k + kl - sl, suffix) != 0)
+		return -1;
+	if (prefix != NULL) {
+		if (kl - sl >= len)
+			return -1;
+		memcpy(prefix, k, kl - sl);
+		prefix[kl - sl] = '\0';
+	}
+	return 0;
+}
+
+static void
+retiring_written(const struct k8s_response *r, void *arg)
+{
+	struct daemon_controller *c = arg;
+
+	c->retiring_inflight = false;
+	if (r->outcome == K8S_OK) {
+		k8s_backoff_reset(&c->retiring_bo);
+		return;
+	}
+	c->retiring_retry_ms = k8s_now_ms() +
+	    k8s_backoff_next(&c->retiring_bo) + 1;
+	mc_log_warnx("secret %s/%s: %s; trying again", c->ca_ns,
+	    DAEMON_CA_RETIRING_SECRET, r->err.msg);
+}
+
+/* Writes c->retiring_want unless the Secret (as the watch has it) holds
+ * it already: an update of what the watch has, or a create. */
+static void
+retiring_write(struct daemon_controller *c)
+{
+	json_t *cur, *obj = NULL, *v;
+	const json_t *have;
+	const char *k;
+	struct mc_err e;
+	size_t n;
+
+	c->retiring_retry_ms = 0;
+	if (!c->leader || c->retiring_want == NULL || c->retiring_inflight)
+		return;
+	cur = k8s_informer_get(c->sec_inf, c->ca_ns,
+	    DAEMON_CA_RETIRING_SECRET);
+	have = json_object_get(cur, "data");
+	/* an empty data is left out by the API server */
+	if ((have == NULL && json_object_size(c->retiring_want) == 0) ||
+	    (have != NULL && json_equal(have, c->retiring_want)))
+		goto out;
+	if (cur != NULL) {
+		if ((obj = json_deep_copy(cur)) == NULL ||
+		    json_object_set(obj, "data", c->retiring_want) == -1)
+			goto nomem;
+		if (k8s_update(c->cl, &k8s_res_secrets, c->ca_ns, obj,
+		    retiring_written, c, &e) == NULL)
+			goto fail;
+	} else {
+		if ((obj = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:{s:s}},"
+		    " s:O}", "apiVersion", "v1", "kind", "Secret", "type",
+		    "Opaque", "metadata", "name", DAEMON_CA_RETIRING_SECRET,
+		    "namespace", c->ca_ns, "labels", DAEMON_LABEL_MANAGED_BY,
+		    DAEMON_LABEL_MANAGED_BY_VALUE, "data", c->retiring_want)) ==
+		    NULL)
+			goto nomem;
+		if (k8s_create(c->cl, &k8s_res_secrets, c->ca_ns, obj,
+		    retiring_written, c, &e) == NULL)
+			goto fail;
+	}
+	c->retiring_inflight = true;
+	n = 0;
+	json_object_foreach(c->retiring_want, k, v)
+		n += retiring_prefix(k, NULL, 0) == 0;
+	mc_log_info("secret %s/%s: writing the %zu retiring authorit%s "
+	    "the replicas adopt", c->ca_ns, DAEMON_CA_RETIRING_SECRET, n,
+	    n == 1 ? "y" : "ies");
+	goto out;
+nomem:
+	mc_err_set(&e, MC_ST_NOMEM, 0, "out of memory");
+fail:
+	c->retiring_retry_ms = k8s_now_ms() +
+	    k8s_backoff_next(&c->retiring_bo) + 1;
+	mc_log_warnx("secret %s/%s: %s; trying again", c->ca_ns,
+	    DAEMON_CA_RETIRING_SECRET, e.msg);
+out:
+	json_decref(obj);
+	json_decref(cur);
+}
+
+/* Adds authority a (row: its ledger record) to data, the Secret's. */
+static int
+retiring_add(json_t *data, const struct store_authority *row,
+    const struct ca_authority *a, struct mc_err *e)
+{
+	unsigned char kid[EVP_MAX_MD_SIZE];
+	unsigned int klen = 0, i;
+	char hex[2 * EVP_MAX_MD_SIZE + 1], name[2 * EVP_MAX_MD_SIZE + 32];
+	const char *pem[CA_ISTIO_FILES];
+	size_t len[CA_ISTIO_FILES], f;
+	struct mc_buf key;
+	char *b64;
+	int rc = -1;
+
+	mc_buf_init_secret(&key, CTL_PEM_MAX);
+	if (ca_issuer_key_id(a->cert, NULL, kid, &klen) == -1 || klen == 0) {
+		ERR_clear_error();
+		mc_err_set(e, MC_ST_INTERNAL, 0, "authority %lld: no key "
+		    "identifier", (long long)row->id);
+		goto out;
+	}
+	for (i = 0; i < klen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", kid[i]);
+	if (ca_key_pkcs8_pem_openssl(a->key, &key, e) == -1)
+		goto out;
+	pem[0] = row->cert_pem;
+	pem[1] = key.data;
+	pem[2] = row->chain_pem;
+	pem[3] = row->root_pem;
+	len[1] = key.len;
+	for (f = 0; f < CA_ISTIO_FILES; f++) {
+		if (f != 1)
+			len[f] = pem[f] != NULL ? strlen(pem[f]) : 0;
+		if (len[f] == 0)
+			continue; /* cert-chain.pem of a root */
+		snprintf(name, sizeof(name), "%s.%s", hex, ca_istio_files[f]);
+		if ((b64 = daemon_base64(pem[f], len[f])) == NULL ||
+		    json_object_set_new(data, name, json_string(b64)) == -1) {
+			if (b64 != NULL)
+				mc_free_secret(b64, strlen(b64));
+			mc_err_set(e, MC_ST_NOMEM, 0, "out of memory");
+			goto out;
+		}
+		mc_free_secret(b64, strlen(b64));
+	}
+	rc = 0;
+out:
+	mc_buf_free(&key);
+	return rc;
+}
+
+/* One authority of the Secret (its files named prefix + file): adopted
+ * as retiring unless the ledger knows its certificate. 1 when adopted. */
+static int
+retiring_adopt_one(struct daemon_controller *c, const json_t *data,
+    const char *prefix, const struct store_authority *rows, size_t nrows)
+{
+	struct ca_material m;
+	struct ca_istio_pem in;
+	struct ca_authority *a = NULL;
+	struct mc_err e;
+	char name[320], *pem = NULL;
+	const char *v;
+	size_t i;
+	int rc = 0;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.where, sizeof(m.where), "secret %s/%s (%s)", c->ca_ns,
+	    DAEMON_CA_RETIRING_SECRET, prefix);
+	for (i = 0; i < CA_ISTIO_FILES; i++) {
+		snprintf(name, sizeof(name), "%s.%s", prefix,
+		    ca_istio_files[i]);
+		if ((v = json_string_value(json_object_get(data, name))) !=
+		    NULL && (m.f[i] = k8s_base64_decode(v, strlen(v),
+		    &m.len[i], NULL)) == NULL) {
+			mc_err_set(&e, MC_ST_PARSE, 0, "%s: %s: not base64",
+			    m.where, ca_istio_files[i]);
+			goto bad;
+		}
+	}
+	memset(&in, 0, sizeof(in));
+	in.where = m.where;
+	in.cert = m.f[0];
+	in.cert_len = m.len[0];
+	in.key = m.f[1];
+	in.key_len = m.len[1];
+	in.chain = m.f[2];
+	in.chain_len = m.len[2];
+	in.root = m.f[3];
+	in.root_len = m.len[3];
+	if (ca_authority_from_istio_pem(&in, c->td, now_s(), &a, &e) == -1 ||
+	    pem_of(a->cert, &pem, &e) == -1)
+		goto bad;
+	for (i = 0; i < nrows; i++)
+		if (strcmp(rows[i].cert_pem, pem) == 0)
+			goto out; /* known: held, or retired here */
+	if (ca_authority_save(c->db, &c->kek, a, STORE_AUTH_RETIRING, now_s(),
+	    "authority-adopt", c->actor, &e) == -1)
+		goto bad;
+	mc_log_info("CA material: authority %s adopted from %s as "
+	    "retiring: its CRL goes on being signed while its leaves live",
+	    prefix, m.where);
+	rc = 1;
+	goto out;
+bad:
+	mc_log_warnx("CA material: a retiring authority not adopted: %s",
+	    e.msg);
+out:
+	mc_free(pem);
+	ca_authority_free(a);
+	material_free(&m);
+	return rc;
+}
+
+/* Adopts the authorities of Secret meshca-ca-retiring (as the watch has
+ * it) that the ledger does not know. */
+static void
+retiring_adopt(struct daemon_controller *c)
+{
+	struct store_authority *rows = NULL;
+	struct mc_err e;
+	json_t *sec, *data, *v;
+	const char *k;
+	char prefix[256];
+	size_t n = 0;
+	int adopted = 0;
+
+	if (c->auth == NULL || (sec = k8s_informer_get(c->sec_inf, c->ca_ns,
+	    DAEMON_CA_RETIRING_SECRET)) == NULL)
+		return;
+	data = json_object_get(sec, "data");
+	if (json_object_size(data) > 0 &&
+	    store_authority_list(c->db, c->td, &rows, &n, &e) == -1) {
+		mc_log_warnx("ledger: authorities: %s", e.msg);
+		goto out;
+	}
+	json_object_foreach(data, k, v)
+		if (retiring_prefix(k, prefix, sizeof(prefix)) == 0)
+			adopted += retiring_adopt_one(c, data, prefix, rows,
+			    n);
+	if (adopted > 0) {
+		auth_kids_load(c);
+		if (bundle_refresh(c, &e) == -1)
+			mc_log_warnx("bundle: %s", e.msg);
+		c->crl_dirty = true;
+	}
+out:
+	store_authority_list_free(rows, n);
+	json_decref(sec);
+}
+
 /*
  * After a rotation, the authorities that signed before stay in the
  * bundle while leaves they signed live; a verifier that checks CRLs
@@ -1678,10 +2065,17 @@ crl_retiring(struct daemon_controller *c, int64_t now, struct mc_buf *b,
 	size_t n = 0, i;
 	int64_t live;
 	bool retired = false;
+	json_t *keep;
 	int rc = 0;
 
-	if (store_authority_list(c->db, c->td, &rows, &n, e) == -1)
+	if ((keep = json_object()) == NULL) {
+		mc_err_set(e, MC_ST_NOMEM, 0, "CRL: out of memory");
 		return -1;
+	}
+	if (store_authority_list(c->db, c->td, &rows, &n, e) == -1) {
+		json_decref(keep);
+		return -1;
+	}
 	for (i = 0; i < n && rc == 0; i++) {
 		if (rows[i].state != STORE_AUTH_RETIRING ||
 		    rows[i].id == c->auth->id)
@@ -1707,11 +2101,23 @@ crl_retiring(struct daemon_controller *c, int64_t now, struct mc_buf *b,
 		}
 		rc = ca_crl_issue(c->db, a, now, CTL_CRL_VALIDITY, c->actor, b,
 		    e);
+		if (rc == 0 && retiring_add(keep, &rows[i], a, &e2) == -1)
+			mc_log_warnx("secret %s/%s: %s", c->ca_ns,
+			    DAEMON_CA_RETIRING_SECRET, e2.msg);
 		ca_authority_free(a);
 	}
 	store_authority_list_free(rows, n);
-	if (retired && rc == 0 && bundle_refresh(c, &e2) == -1)
-		mc_log_warnx("bundle: %s", e2.msg);
+	if (rc == 0) {
+		json_decref(c->retiring_want);
+		c->retiring_want = keep;
+		retiring_write(c);
+	} else
+		json_decref(keep);
+	if (retired) {
+		auth_kids_load(c);
+		if (rc == 0 && bundle_refresh(c, &e2) == -1)
+			mc_log_warnx("bundle: %s", e2.msg);
+	}
 	return rc;
 }
 
@@ -2225,8 +2631,8 @@ hunt_secret(const json_t *sec, void *arg)
 
 			snprintf(id, sizeof(id), "spiffe://%s/ns/%s/sa/%s",
 			    c->td, it->ns, it->name);
-			(void)ledger_placeholder(c, v[i].serial, id, it->ns,
-			    it->name, v[i].not_after);
+			(void)ledger_placeholder(c, &v[i], id, it->ns,
+			    it->name);
 			h->found = true;
 		}
 	return 0;
@@ -2595,6 +3001,15 @@ on_sa(struct k8s_informer *inf, enum k8s_event_type t, const json_t *obj,
 		enqueue_sa(c, k8s_obj_namespace(obj), k8s_obj_name(obj));
 }
 
+static bool
+is_retiring_secret(const struct daemon_controller *c, const json_t *obj)
+{
+	const char *ns = k8s_obj_namespace(obj), *name = k8s_obj_name(obj);
+
+	return ns != NULL && name != NULL && strcmp(ns, c->ca_ns) == 0 &&
+	    strcmp(name, DAEMON_CA_RETIRING_SECRET) == 0;
+}
+
 static void
 on_secret(struct k8s_informer *inf, enum k8s_event_type t, const json_t *obj,
     void *arg)
@@ -2602,6 +3017,9 @@ on_secret(struct k8s_informer *inf, enum k8s_event_type t, const json_t *obj,
 	struct daemon_controller *c = arg;
 
 	(void)inf;
+	if (t != K8S_EV_DELETED && c->ca_state == CA_READY &&
+	    is_retiring_secret(c, obj))
+		retiring_adopt(c);
 	if (t == K8S_EV_DELETED)
 		secret_observe(c, obj);
 	else if (!c->leader)
@@ -2769,6 +3187,7 @@ term_start(struct daemon_controller *c)
 	size_t i;
 
 	c->term_ready = true;
+	retiring_adopt(c);
 	crl_import(c);
 	for (i = 0; i < c->tabsz; i++)
 		for (it = c->tab[i]; it != NULL; it = it->hnext)
@@ -2817,8 +3236,7 @@ observe_superseded(struct daemon_controller *c, const json_t *sec,
 		if (found)
 			store_cert_clear(&row);
 		else
-			(void)ledger_placeholder(c, v[i].serial, id, ns, sa,
-			    v[i].not_after);
+			(void)ledger_placeholder(c, &v[i], id, ns, sa);
 	}
 }
 
@@ -2982,6 +3400,8 @@ scanned:
 		pend_run(c, now);
 	if (c->rev_retry_ms != 0 && k8s_now_ms() >= c->rev_retry_ms)
 		revocations_process(c);
+	if (c->retiring_retry_ms != 0 && k8s_now_ms() >= c->retiring_retry_ms)
+		retiring_write(c);
 	if (c->crl_dirty || c->crl_pem == NULL ||
 	    now >= daemon_crl_resign_at(c->crl_this, c->crl_next))
 		crl_publish(c);
@@ -3056,6 +3476,7 @@ daemon_controller_new(struct daemon_config *cfg,
 	k8s_backoff_init(&c->ca_bo, 1000, 30000);
 	k8s_backoff_init(&c->ledger_bo, 500, 5000);
 	k8s_backoff_init(&c->rev_bo, 1000, 30000);
+	k8s_backoff_init(&c->retiring_bo, 1000, 30000);
 	if ((c->ca_ns = mc_strdup(cfg->ca_namespace)) == NULL ||
 	    (c->td = mc_strdup(cfg->trust_domain)) == NULL ||
 	    (c->identity = mc_strdup(cfg->identity)) == NULL ||
@@ -3314,6 +3735,8 @@ daemon_controller_free(struct daemon_controller *c)
 	mc_free(c->chain_pem);
 	mc_free(c->crl_pem);
 	mc_free(c->extra_roots);
+	mc_free(c->kids);
+	json_decref(c->retiring_want);
 	store_close(c->db);
 	ca_kek_clear(&c->kek);
 	daemon_selector_free(c->sel);

@@ -181,10 +181,31 @@ pending_number(const char *p, char stop, int64_t *v, const char **end)
 	return 0;
 }
 
-/* One SERIAL:NOTAFTER:DUE entry: 1 to 63 hex digits, two numbers. */
+/* An even number of hex digits, at most DAEMON_KID_MAX bytes, to the
+ * end of tok: a key identifier. */
 static int
-pending_entry(const char *tok, char *ser, size_t sersz, int64_t *na,
-    int64_t *due)
+pending_kid(const char *tok, unsigned char *kid, size_t *kid_len)
+{
+	size_t hl = strspn(tok, "0123456789abcdefABCDEF"), i;
+	unsigned int byte;
+
+	if (hl == 0 || tok[hl] != '\0' || hl % 2 != 0 ||
+	    hl / 2 > DAEMON_KID_MAX)
+		return -1;
+	for (i = 0; i < hl / 2; i++) {
+		if (sscanf(tok + 2 * i, "%2x", &byte) != 1)
+			return -1;
+		kid[i] = (unsigned char)byte;
+	}
+	*kid_len = hl / 2;
+	return 0;
+}
+
+/* One SERIAL:NOTAFTER:DUE[:KEYID] entry: 1 to 63 hex digits, two
+ * numbers, and an optional key identifier in hex. */
+static int
+pending_entry(const char *tok, char *ser, size_t sersz,
+    struct daemon_pending *out)
 {
 	size_t hl = strspn(tok, "0123456789abcdefABCDEF");
 	const char *p;
@@ -193,8 +214,13 @@ pending_entry(const char *tok, char *ser, size_t sersz, int64_t *na,
 		return -1;
 	memcpy(ser, tok, hl);
 	ser[hl] = '\0';
-	if (pending_number(tok + hl + 1, ':', na, &p) == -1 ||
-	    pending_number(p + 1, '\0', due, &p) == -1)
+	out->kid_len = 0;
+	if (pending_number(tok + hl + 1, ':', &out->not_after, &p) == -1)
+		return -1;
+	if (pending_number(p + 1, '\0', &out->due, &p) == 0)
+		return 0;
+	if (pending_number(p + 1, ':', &out->due, &p) == -1 ||
+	    pending_kid(p + 1, out->kid, &out->kid_len) == -1)
 		return -1;
 	return 0;
 }
@@ -202,9 +228,8 @@ pending_entry(const char *tok, char *ser, size_t sersz, int64_t *na,
 size_t
 daemon_pending_parse(const char *s, struct daemon_pending *out, size_t max)
 {
-	char tok[128], ser[64];
+	char tok[64 + 2 * 24 + 2 * DAEMON_KID_MAX], ser[64];
 	size_t n = 0, len;
-	int64_t na, due;
 
 	while (s != NULL && *s != '\0' && n < max) {
 		s += strspn(s, " \t\n");
@@ -214,13 +239,10 @@ daemon_pending_parse(const char *s, struct daemon_pending *out, size_t max)
 		if (len < sizeof(tok)) {
 			memcpy(tok, s, len);
 			tok[len] = '\0';
-			if (pending_entry(tok, ser, sizeof(ser), &na,
-			    &due) == 0 && daemon_serial_norm(ser,
-			    out[n].serial, sizeof(out[n].serial)) == 0) {
-				out[n].not_after = na;
-				out[n].due = due;
+			if (pending_entry(tok, ser, sizeof(ser), &out[n]) ==
+			    0 && daemon_serial_norm(ser, out[n].serial,
+			    sizeof(out[n].serial)) == 0)
 				n++;
-			}
 		}
 		s += len;
 	}
@@ -231,19 +253,25 @@ int
 daemon_pending_format(const struct daemon_pending *v, size_t n, char *buf,
     size_t len)
 {
-	size_t i, off = 0;
+	size_t i, k, off = 0;
 	int w;
 
 	if (len == 0)
 		return -1;
 	buf[0] = '\0';
 	for (i = 0; i < n; i++) {
-		w = snprintf(buf + off, len - off, "%s%s:%lld:%lld",
+		w = snprintf(buf + off, len - off, "%s%s:%lld:%lld%s",
 		    i > 0 ? " " : "", v[i].serial, (long long)v[i].not_after,
-		    (long long)v[i].due);
+		    (long long)v[i].due, v[i].kid_len > 0 ? ":" : "");
 		if (w < 0 || (size_t)w >= len - off)
 			return -1;
 		off += (size_t)w;
+		for (k = 0; k < v[i].kid_len && k < DAEMON_KID_MAX; k++) {
+			if (len - off < 3)
+				return -1;
+			snprintf(buf + off, 3, "%02x", v[i].kid[k]);
+			off += 2;
+		}
 	}
 	return 0;
 }

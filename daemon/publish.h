@@ -33,6 +33,7 @@
 #define DAEMON_ANNOT_SUPERSEDED "meshca.io/superseded"
 #define DAEMON_BUNDLE_CM "meshca-ca-bundle"
 #define DAEMON_CA_SECRET "meshca-ca"
+#define DAEMON_CA_RETIRING_SECRET "meshca-ca-retiring"
 #define DAEMON_REVOCATIONS_CM "meshca-revocations"
 #define DAEMON_LEASE "meshca-leader"
 #define DAEMON_SECRET_TYPE_ISTIO "istio.io/key-and-cert"
@@ -79,13 +80,16 @@ enum daemon_check {
 
 const char *daemon_check_name(enum daemon_check c);
 
+/* bytes of an authority key identifier kept (EVP_MAX_MD_SIZE) */
+#define DAEMON_KID_MAX 64
+
 struct daemon_secret_info {
 	char serial[40];   /* hex of the leaf's serial */
 	int64_t not_before; /* Unix seconds */
 	int64_t not_after;
 	/* the leaf's authority key identifier (akid_len 0: none), which
 	 * names the authority that signed it */
-	unsigned char akid[64]; /* EVP_MAX_MD_SIZE */
+	unsigned char akid[DAEMON_KID_MAX];
 	size_t akid_len;
 };
 
@@ -112,16 +116,25 @@ char *daemon_secret_leaf_pem(const json_t *secret, size_t *len);
  * that replaced them (annotation DAEMON_ANNOT_SUPERSEDED), so that the
  * pending revocation is written in the same request that retires the
  * old leaf, and whichever replica leads next finds it in the cluster.
- * The value is a list of "SERIAL:NOTAFTER:DUE" separated by blanks:
- * the ledger's serial form, the leaf's notAfter and the time its
- * revocation is due (Unix seconds).
+ * The value is a list of "SERIAL:NOTAFTER:DUE[:KEYID]" separated by
+ * blanks: the ledger's serial form, the leaf's notAfter, the time its
+ * revocation is due (Unix seconds) and, in hex, the authority key
+ * identifier of its issuer (so that a replica that never held the leaf
+ * revokes it in its issuer's CRL; entries written before it was added
+ * have none).
  */
 #define DAEMON_PENDING_MAX 16 /* entries kept per Secret */
+
+/* the longest annotation text daemon_pending_format writes */
+#define DAEMON_PENDING_TEXT_MAX \
+	(DAEMON_PENDING_MAX * (80 + 2 * DAEMON_KID_MAX))
 
 struct daemon_pending {
 	char serial[40];
 	int64_t not_after;
 	int64_t due;
+	unsigned char kid[DAEMON_KID_MAX]; /* kid_len 0: not known */
+	size_t kid_len;
 };
 
 /*

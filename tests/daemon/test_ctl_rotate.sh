@@ -10,6 +10,11 @@
 #  - material that cannot be used (a key that does not match, a second
 #    root that is no CA) is refused with a clear log line and the CA in
 #    use keeps signing;
+#  - a replica that starts after the rotation (its ledger never held the
+#    old root) adopts the old authority from Secret meshca-ca-retiring,
+#    which the leader keeps: once it leads, crl.pem still holds the old
+#    authority's CRL with its revocations, an old-root leaf it finds is
+#    revoked in that CRL, and no Secret is re-issued for the takeover;
 #  - --ca-dir: a plugged-in intermediate under an "enterprise" root, read
 #    from Istio's cacerts files; a group-readable key is refused; new
 #    files (another intermediate) are picked up and every Secret follows.
@@ -131,6 +136,8 @@ else
 fi
 kubectl -n "$CANS" get secret meshca-ca -o json |
     jq -r '.data["root-cert.pem"]' | base64 -d >"$work/old.pem"
+kubectl -n "$CANS" get secret meshca-ca -o json |
+    jq -r '.data["ca-key.pem"]' | base64 -d >"$work/old.key"
 old_serial=$(serial_of ns1 sa-1)
 [ -n "$old_serial" ] || { echo "no serial for ns1/sa-1"; exit 99; }
 
@@ -212,10 +219,96 @@ else
 	bad bad_extra_root_refused "no refusal, or the bundle changed \
 ($(cm_roots) roots), or not ready"
 fi
+
+# ---- 3. a replica that starts after the rotation ----------------------
+# fingerprint FILE: of the first certificate in FILE
+fingerprint() {
+	openssl x509 -in "$1" -noout -fingerprint -sha256 2>/dev/null
+}
+retiring_certs() {
+	kubectl -n "$CANS" get secret meshca-ca-retiring -o json 2>/dev/null |
+	    jq -r '.data | to_entries[] | select(.key | endswith(".ca-cert.pem"))
+	    | .value' | while read -r _v; do
+		echo "$_v" | base64 -d >"$work/ret.pem"
+		fingerprint "$work/ret.pem"
+	done
+}
+if [ "$(retiring_certs)" = "$(fingerprint "$work/old.pem")" ]; then
+	ok retiring_secret
+else
+	bad retiring_secret "meshca-ca-retiring does not hold exactly the old \
+root: $(retiring_certs)"
+fi
+put_ca "$work/new.pem" "$work/new.key" "$work/both.pem"
+wait_for 10 log_has a "CA material changed: signing"
+meshcad_start late --ca-refresh 1s --propagation-window 2s ||
+    { echo "meshcad late did not start"; exit 99; }
+late_ready() {
+	[ "$(readyz late)" = 200 ]
+}
+wait_for 20 late_ready
+if wait_for 10 log_has late "adopted from secret $CANS/meshca-ca-retiring"
+then
+	ok late_adopts_retiring
+else
+	bad late_adopts_retiring "no adoption line in late's log"
+fi
+kubectl -n "$CANS" get configmap meshca-ca-bundle \
+    -o jsonpath='{.data.crl\.pem}' >"$work/crl-a.pem"
+keep=$(serial_of ns2 sa-3)
 kill -TERM "$(cat "$work/a.pid")"
 wait_for 10 sh -c "! kill -0 $(cat "$work/a.pid") 2>/dev/null"
+crl_changed() {
+	kubectl -n "$CANS" get configmap meshca-ca-bundle \
+	    -o jsonpath='{.data.crl\.pem}' >"$work/crl-now.pem"
+	! cmp -s "$work/crl-a.pem" "$work/crl-now.pem"
+}
+# late leads and signs crl.pem anew: the old authority's CRL is in it,
+# with the revocation a made
+if wait_for 20 crl_changed && crl_of_root "$work/old.pem" "$old_serial"
+then
+	ok late_signs_old_crl
+else
+	bad late_signs_old_crl "crl.pem of the new leader has no CRL of the \
+old root listing $old_serial"
+fi
+# an old-root leaf found in the cluster: re-issued, and revoked in the
+# old authority's CRL (its issuer's), not the new one's
+printf '%s\n' "basicConstraints=critical,CA:false" \
+    "keyUsage=critical,digitalSignature" \
+    "extendedKeyUsage=serverAuth,clientAuth" \
+    "subjectAltName=URI:spiffe://$TD/ns/ns1/sa/sa-2" \
+    "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" \
+    >"$work/leaf.cnf"
+forged=1$(openssl rand -hex 15)
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$work/forged.key" -out "$work/forged.csr" \
+    -subj "/O=meshca test/CN=forged" 2>/dev/null &&
+    openssl x509 -req -in "$work/forged.csr" -CA "$work/old.pem" \
+	-CAkey "$work/old.key" -set_serial "0x$forged" -days 1 \
+	-out "$work/forged.pem" -extfile "$work/leaf.cnf" 2>/dev/null ||
+    { echo "could not make an old-root leaf"; exit 99; }
+kubectl -n ns1 patch secret istio.sa-2 --type merge -p "{\"data\":{\
+\"cert-chain.pem\":\"$(base64 -w0 "$work/forged.pem")\",\
+\"key.pem\":\"$(base64 -w0 "$work/forged.key")\"}}" >/dev/null
+if wait_for 20 crl_of_root "$work/old.pem" "$forged" &&
+    ! crl_of_root "$work/new.pem" "$forged" &&
+    under_root "$work/new.pem" ns1; then
+	ok late_revokes_in_issuer_crl
+else
+	bad late_revokes_in_issuer_crl "serial $forged not in the old root's \
+CRL (or in the new one's)"
+fi
+if [ -n "$keep" ] && [ "$(serial_of ns2 sa-3)" = "$keep" ]; then
+	ok late_takeover_no_reissue
+else
+	bad late_takeover_no_reissue "ns2/sa-3 re-issued on the takeover \
+($keep, then $(serial_of ns2 sa-3))"
+fi
+kill -TERM "$(cat "$work/late.pid")"
+wait_for 10 sh -c "! kill -0 $(cat "$work/late.pid") 2>/dev/null"
 
-# ---- 3. --ca-dir: an intermediate under an enterprise root -------------
+# ---- 4. --ca-dir: an intermediate under an enterprise root -------------
 mkroot enterprise
 mkinter inter1 enterprise
 mkdir -m 700 "$work/cacerts"
@@ -292,7 +385,7 @@ if wait_for 30 leaf_issued_by inter3 ns1 ns2; then
 else
 	bad ca_dir_no_skid "Secrets not issued by an intermediate without SKID in 30 s"
 fi
-if grep -q "PRIVATE KEY" "$work/a.log" "$work/b.log"; then
+if grep -q "PRIVATE KEY" "$work/a.log" "$work/b.log" "$work/late.log"; then
 	bad no_key_in_logs "a private key in a log"
 else
 	ok no_key_in_logs

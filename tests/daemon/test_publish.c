@@ -55,8 +55,8 @@ static void
 test_pending(void **state)
 {
 	struct daemon_pending v[DAEMON_PENDING_MAX], w[DAEMON_PENDING_MAX];
-	char buf[DAEMON_PENDING_MAX * 80];
-	size_t n, i;
+	char buf[DAEMON_PENDING_TEXT_MAX], kid65[2 * 65 + 16];
+	size_t n, i, k;
 
 	(void)state;
 	assert_int_equal(daemon_pending_parse(NULL, v, DAEMON_PENDING_MAX), 0);
@@ -78,12 +78,36 @@ test_pending(void **state)
 	assert_int_equal(daemon_pending_format(v, n, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "0000000000000000000000000000a1b2:100:200 "
 	    FULL ":7:8");
-	/* round trip, and the bound */
+	assert_int_equal(v[0].kid_len, 0);
+	/* the issuer's key identifier, a 4th field in hex (either case) */
+	n = daemon_pending_parse("ab:5:6:00A1fF cd:7:8:", v,
+	    DAEMON_PENDING_MAX);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].kid_len, 3);
+	assert_memory_equal(v[0].kid, "\x00\xa1\xff", 3);
+	assert_int_equal(daemon_pending_format(v, 1, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "000000000000000000000000000000ab:5:6:00a1ff");
+	/* odd, not hex, empty, trailed or longer than DAEMON_KID_MAX bytes:
+	 * the entry is refused */
+	assert_int_equal(daemon_pending_parse("ab:5:6:abc ab:5:6:zz "
+	    "ab:5:6:: ab:5:6:ab:cd ab:5:6:ab,", w, DAEMON_PENDING_MAX), 0);
+	memset(kid65, 'a', 2 * 65);
+	strcpy(kid65 + 2 * 65, "");
+	snprintf(buf, sizeof(buf), "ab:5:6:%s", kid65);
+	assert_int_equal(daemon_pending_parse(buf, w, DAEMON_PENDING_MAX), 0);
+	snprintf(buf, sizeof(buf), "ab:5:6:%s", kid65 + 2);
+	assert_int_equal(daemon_pending_parse(buf, w, DAEMON_PENDING_MAX), 1);
+	assert_int_equal(w[0].kid_len, DAEMON_KID_MAX);
+	/* round trip (key identifiers of every length up to the most), and
+	 * the bound */
 	for (i = 0; i < DAEMON_PENDING_MAX; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
 		snprintf(w[i].serial, sizeof(w[i].serial), "%032zx", i + 1);
 		w[i].not_after = 1700000000 + (int64_t)i;
 		w[i].due = 1800000000 + (int64_t)i;
+		w[i].kid_len = i == 0 ? DAEMON_KID_MAX : i * 3;
+		for (k = 0; k < w[i].kid_len; k++)
+			w[i].kid[k] = (unsigned char)(i * 31 + k * 7);
 	}
 	assert_int_equal(daemon_pending_format(w, DAEMON_PENDING_MAX, buf,
 	    sizeof(buf)), 0);
