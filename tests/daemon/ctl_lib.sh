@@ -57,6 +57,13 @@ bad() {
 	echo "[  FAILED  ] $1: $2"
 }
 finish() {
+	# a sanitizer build's replicas report there (a leak at a SIGTERM
+	# exit, an invalid access at any time): each is a failure
+	for _f in "$work"/*.log; do
+		[ -f "$_f" ] || continue
+		_l=$(grep -m1 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+		    "$_f") && bad "sanitizer_$(basename "$_f" .log)" "$_l"
+	done
 	echo "[==========] $((passed + failed)) test(s) run."
 	echo "[  PASSED  ] $passed test(s)."
 	if [ "$failed" -gt 0 ]; then
