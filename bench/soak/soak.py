@@ -577,10 +577,47 @@ class Soak:
                     # changes around it later
                     self.violate("after %.0f s: %s" % (el, b),
                                  b.split(" live beside ")[0])
+                self.diagnose(bad, t0)
                 break
             time.sleep(0.5)
         self.sample()
         self.scan_logs()
+
+    def diagnose(self, bad, t0):
+        """After a failed settle: the replicas' log lines that name each
+        serial in bad, and whether the checks come to hold late (slow)
+        or not within LATE_LIMIT more seconds (stuck), written beside
+        the violations (soak.sh prints them last)."""
+        late = float(os.environ.get("LATE_LIMIT", "30"))
+        lines = []
+        for b in bad:
+            for serial in re.findall(r"\b[0-9a-f]{20,32}\b", b):
+                short = serial.lstrip("0")
+                for r in self.reps:
+                    with open(r.logpath, "rb") as fp:
+                        hits = [ln.strip()[:240].decode("utf-8", "replace")
+                                for ln in fp
+                                if short.encode() in ln.lower()]
+                    for h in hits[-8:]:
+                        lines.append("  %s %s: %s" % (serial[:12], r.name,
+                                                      h))
+        end = time.monotonic() + late
+        still = bad
+        while still and time.monotonic() < end:
+            time.sleep(1)
+            try:
+                still = self.check()
+            except (sl.ApiError, OSError, ValueError, KeyError) as ex:
+                still = ["checker: %s" % ex]
+        el = time.monotonic() - t0
+        verdict = ("held after %.0f s (slow, not stuck)" % el if not still
+                   else "still failing after %.0f s: %s" % (
+                       el, "; ".join(still)[:600]))
+        sl.log("diagnosis: " + verdict)
+        with open(os.path.join(self.work, "violations.txt"), "a") as fp:
+            fp.write("  diagnosis: %s\n" % verdict)
+            for ln in lines:
+                fp.write(ln + "\n")
 
     def scan_logs(self):
         pat = re.compile(rb"AddressSanitizer|LeakSanitizer|"

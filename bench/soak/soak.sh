@@ -66,7 +66,7 @@ if [ $rc -ne 0 ]; then
 	done
 	if [ -s "$WORK/violations.txt" ]; then
 		echo "# --- the violations, again"
-		sed 's/^/VIOLATION: /' "$WORK/violations.txt"
+		sed 's/^/# /' "$WORK/violations.txt"
 	fi
 fi
 if [ -n "${KEEP_LOGS:-}" ] || { [ $rc -ne 0 ] && [ -z "$quick" ]; }; then
