@@ -273,15 +273,15 @@ ca_authority_from_istio_pem(const struct ca_istio_pem *in,
 
 	if (trust_domain == NULL)
 		trust_domain = CA_DEFAULT_TRUST_DOMAIN;
-	if (in->cert == NULL || in->key == NULL || in->root == NULL) {
+	if (in->f[CA_ISTIO_CERT] == NULL || in->f[CA_ISTIO_KEY] == NULL || in->f[CA_ISTIO_ROOT] == NULL) {
 		mc_err_set(e, MC_ST_PARSE, 0, "import: %s: ca-cert.pem, "
 		    "ca-key.pem and root-cert.pem are required", in->where);
 		goto out;
 	}
 	if ((a = authority_new(trust_domain, e)) == NULL)
 		goto out;
-	if (in->key_len > INT_MAX ||
-	    (bio = BIO_new_mem_buf(in->key, (int)in->key_len)) == NULL ||
+	if (in->len[CA_ISTIO_KEY] > INT_MAX ||
+	    (bio = BIO_new_mem_buf(in->f[CA_ISTIO_KEY], (int)in->len[CA_ISTIO_KEY])) == NULL ||
 	    (a->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) ==
 	    NULL) {
 		ERR_clear_error();
@@ -290,16 +290,16 @@ ca_authority_from_istio_pem(const struct ca_istio_pem *in,
 		    in->where);
 		goto out;
 	}
-	if (first_cert(in->cert, in->cert_len, "ca-cert.pem", &a->cert, NULL,
+	if (first_cert(in->f[CA_ISTIO_CERT], in->len[CA_ISTIO_CERT], "ca-cert.pem", &a->cert, NULL,
 	    e) == -1 ||
-	    first_cert(in->root, in->root_len, "root-cert.pem", &a->root, NULL,
+	    first_cert(in->f[CA_ISTIO_ROOT], in->len[CA_ISTIO_ROOT], "root-cert.pem", &a->root, NULL,
 	    e) == -1) {
 		mc_err_prefix(e, "import: %s", in->where);
 		goto out;
 	}
 	/* cert-chain.pem: ca-cert first, then issuers, maybe the root. */
-	if (in->chain != NULL && in->chain_len > 0) {
-		if (ca_certs_from_pem(in->chain, in->chain_len,
+	if (in->f[CA_ISTIO_CHAIN] != NULL && in->len[CA_ISTIO_CHAIN] > 0) {
+		if (ca_certs_from_pem(in->f[CA_ISTIO_CHAIN], in->len[CA_ISTIO_CHAIN],
 		    "cert-chain.pem", &cc, e) == -1) {
 			mc_err_prefix(e, "import: %s", in->where);
 			goto out;
@@ -384,14 +384,10 @@ ca_authority_import_istio(const char *dir, const char *trust_domain,
 		return -1;
 	memset(&in, 0, sizeof(in));
 	in.where = dir;
-	in.cert = b[0].data;
-	in.cert_len = b[0].len;
-	in.key = b[1].data;
-	in.key_len = b[1].len;
-	in.chain = b[2].data;
-	in.chain_len = b[2].len;
-	in.root = b[3].data;
-	in.root_len = b[3].len;
+	for (i = 0; i < CA_ISTIO_FILES; i++) {
+		in.f[i] = b[i].data;
+		in.len[i] = b[i].len;
+	}
 	ret = ca_authority_from_istio_pem(&in, trust_domain, now, out, e);
 	for (i = 0; i < CA_ISTIO_FILES; i++)
 		mc_buf_free(&b[i]);

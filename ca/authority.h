@@ -45,15 +45,21 @@ int ca_authority_create_root(const char *trust_domain, enum ca_key_type kt,
     int64_t lifetime, int64_t now, struct ca_authority **out,
     struct mc_err *e);
 
+/* The files of Istio's cacerts layout, in this order: ca-cert.pem,
+ * ca-key.pem, cert-chain.pem, root-cert.pem. */
+#define CA_ISTIO_FILES 4
+enum { CA_ISTIO_CERT, CA_ISTIO_KEY, CA_ISTIO_CHAIN, CA_ISTIO_ROOT };
+extern const char *const ca_istio_files[CA_ISTIO_FILES];
+
 /*
- * A plugged-in CA as Istio's cacerts lays it out, four PEM texts
- * (chain may be NULL). where names their source in messages: a
- * directory, or "secret NS/NAME".
+ * A plugged-in CA as Istio's cacerts lays it out: the four PEM texts
+ * in the order of ca_istio_files (cert-chain.pem may be NULL). where
+ * names their source in messages: a directory, or "secret NS/NAME".
  */
 struct ca_istio_pem {
 	const char *where;
-	const char *cert, *key, *chain, *root;
-	size_t cert_len, key_len, chain_len, root_len;
+	const char *f[CA_ISTIO_FILES];
+	size_t len[CA_ISTIO_FILES];
 };
 
 /*
@@ -64,11 +70,6 @@ struct ca_istio_pem {
 int ca_authority_from_istio_pem(const struct ca_istio_pem *in,
     const char *trust_domain, int64_t now, struct ca_authority **out,
     struct mc_err *e);
-
-/* The files of Istio's cacerts layout, in this order: ca-cert.pem,
- * ca-key.pem, cert-chain.pem, root-cert.pem. */
-#define CA_ISTIO_FILES 4
-extern const char *const ca_istio_files[CA_ISTIO_FILES];
 
 /*
  * Reads dir's cacerts files into b (initialized here; the key's into a

@@ -1104,7 +1104,7 @@ material_free(struct ca_material *m)
 	size_t i;
 
 	for (i = 0; i < CA_ISTIO_FILES; i++) {
-		if (i == 1 && m->f[i] != NULL)
+		if (i == CA_ISTIO_KEY && m->f[i] != NULL)
 			mc_free_secret(m->f[i], m->len[i]);
 		else
 			mc_free(m->f[i]);
@@ -1199,8 +1199,8 @@ extra_roots(struct daemon_controller *c, const struct ca_material *m,
 
 	mc_buf_init(&b, CTL_PEM_MAX);
 	if (mc_buf_puts(&b, "", e) == -1 ||
-	    ca_certs_from_pem(m->f[3], m->len[3], "root-cert.pem", &sk,
-	    e) == -1)
+	    ca_certs_from_pem(m->f[CA_ISTIO_ROOT], m->len[CA_ISTIO_ROOT],
+	    "root-cert.pem", &sk, e) == -1)
 		goto fail;
 	for (i = 0; i < sk_X509_num(sk); i++) {
 		x = sk_X509_value(sk, i);
@@ -1235,16 +1235,14 @@ authority_from_material(struct daemon_controller *c,
 {
 	struct ca_istio_pem in;
 
+	size_t i;
+
 	memset(&in, 0, sizeof(in));
 	in.where = m->where;
-	in.cert = m->f[0];
-	in.cert_len = m->len[0];
-	in.key = m->f[1];
-	in.key_len = m->len[1];
-	in.chain = m->f[2];
-	in.chain_len = m->len[2];
-	in.root = m->f[3];
-	in.root_len = m->len[3];
+	for (i = 0; i < CA_ISTIO_FILES; i++) {
+		in.f[i] = m->f[i];
+		in.len[i] = m->len[i];
+	}
 	return ca_authority_from_istio_pem(&in, c->td, now_s(), out, e);
 }
 
@@ -1921,13 +1919,13 @@ retiring_add(json_t *data, const struct store_authority *row,
 		snprintf(hex + 2 * i, 3, "%02x", kid[i]);
 	if (ca_key_pkcs8_pem_openssl(a->key, &key, e) == -1)
 		goto out;
-	pem[0] = row->cert_pem;
-	pem[1] = key.data;
-	pem[2] = row->chain_pem;
-	pem[3] = row->root_pem;
-	len[1] = key.len;
+	pem[CA_ISTIO_CERT] = row->cert_pem;
+	pem[CA_ISTIO_KEY] = key.data;
+	pem[CA_ISTIO_CHAIN] = row->chain_pem;
+	pem[CA_ISTIO_ROOT] = row->root_pem;
+	len[CA_ISTIO_KEY] = key.len;
 	for (f = 0; f < CA_ISTIO_FILES; f++) {
-		if (f != 1)
+		if (f != CA_ISTIO_KEY)
 			len[f] = pem[f] != NULL ? strlen(pem[f]) : 0;
 		if (len[f] == 0)
 			continue; /* cert-chain.pem of a root */
@@ -1954,7 +1952,6 @@ retiring_adopt_one(struct daemon_controller *c, const json_t *data,
     const char *prefix, const struct store_authority *rows, size_t nrows)
 {
 	struct ca_material m;
-	struct ca_istio_pem in;
 	struct ca_authority *a = NULL;
 	struct mc_err e;
 	char name[320], *pem = NULL;
@@ -1976,17 +1973,7 @@ retiring_adopt_one(struct daemon_controller *c, const json_t *data,
 			goto bad;
 		}
 	}
-	memset(&in, 0, sizeof(in));
-	in.where = m.where;
-	in.cert = m.f[0];
-	in.cert_len = m.len[0];
-	in.key = m.f[1];
-	in.key_len = m.len[1];
-	in.chain = m.f[2];
-	in.chain_len = m.len[2];
-	in.root = m.f[3];
-	in.root_len = m.len[3];
-	if (ca_authority_from_istio_pem(&in, c->td, now_s(), &a, &e) == -1 ||
+	if (authority_from_material(c, &m, &a, &e) == -1 ||
 	    pem_of(a->cert, &pem, &e) == -1)
 		goto bad;
 	for (i = 0; i < nrows; i++)
