@@ -434,6 +434,12 @@ main(int argc, char *argv[])
 	d.sig_r = -1;
 	mc_err_clear(&e);
 	mc_log_init("meshcad", MC_LOG_TEXT, MC_LOG_INFO, stderr);
+	/* First: a SIGTERM that comes while the configuration is read (a
+	 * Pod deleted as it starts) is then a clean stop, not a kill. */
+	if (signals_setup(&d, &e) == -1) {
+		fprintf(stderr, "meshcad: %s\n", e.msg);
+		goto out;
+	}
 
 	if (daemon_args_parse(&d.args, argc, argv, &e) == -1) {
 		fprintf(stderr, "meshcad: %s\n", e.msg);
@@ -465,8 +471,7 @@ main(int argc, char *argv[])
 	}
 	mc_log_init("meshcad", d.cfg->log_format, d.cfg->log_level, stderr);
 
-	if ((d.metrics = meshcad_metrics_new(PACKAGE_VERSION, &e)) == NULL ||
-	    signals_setup(&d, &e) == -1)
+	if ((d.metrics = meshcad_metrics_new(PACKAGE_VERSION, &e)) == NULL)
 		mc_fatalx("%s", e.msg);
 	if ((d.health = daemon_health_start(d.cfg->metrics_listen,
 		 d.metrics->reg, d.cfg->metrics_max_connections,
