@@ -118,6 +118,7 @@ struct item {
 	enum daemon_check check;
 	uint64_t started_ms;
 	char new_serial[CA_SERIAL_HEX];
+	uint64_t cm_seq;     /* crl_seq of the CRL a bundle write carries */
 	char old_serial[40];
 	int64_t new_nb, new_na;
 	/* the Secret as we last wrote it: its resourceVersion changes on
@@ -189,9 +190,16 @@ struct daemon_controller {
 	uint64_t retiring_retry_ms;
 	struct k8s_backoff retiring_bo;
 
+	/* CRLs signed (crl_seq), and the last of them known to be in the
+	 * CA namespace's ConfigMap (crl_seq_pub; 0 at a term's start) */
+	uint64_t crl_seq, crl_seq_pub;
+
 	/* revocation requests acted on, key -> entry text, until their
-	 * entries have left meshca-revocations (kept across terms) */
-	json_t *rev_done;
+	 * entries have left meshca-revocations (kept across terms), and
+	 * key -> the crl_seq that must be published before the entry
+	 * leaves (so a leader that dies between its ledger and the CRL
+	 * leaves the request to the next) */
+	json_t *rev_done, *rev_seq;
 	struct k8s_backoff rev_bo;
 	/* removing handled entries failed: try again, not before this
 	 * (k8s_now_ms); 0: no retry due */
@@ -2124,6 +2132,7 @@ crl_publish(struct daemon_controller *c)
 	}
 	mc_free(c->crl_pem);
 	c->crl_pem = mc_buf_steal(&b, NULL);
+	c->crl_seq++;
 	c->crl_this = now;
 	c->crl_next = now + CTL_CRL_VALIDITY;
 	c->crl_dirty = false;
@@ -2134,6 +2143,8 @@ crl_publish(struct daemon_controller *c)
 }
 
 /* ---- reconcile: ConfigMap -------------------------------------------- */
+
+static void crl_published(struct daemon_controller *c, uint64_t seq);
 
 static void
 cm_done(const struct k8s_response *r, void *arg)
@@ -2147,6 +2158,8 @@ cm_done(const struct k8s_response *r, void *arg)
 	if (r->outcome == K8S_OK || r->outcome == K8S_E_NOT_FOUND) {
 		k8s_backoff_reset(&it->bo);
 		it->retry_due = 0;
+		if (r->outcome == K8S_OK && strcmp(it->ns, c->ca_ns) == 0)
+			crl_published(c, it->cm_seq);
 	} else if (r->outcome == K8S_E_ALREADY_EXISTS ||
 	    r->outcome == K8S_E_CONFLICT) {
 		retry_later(c, it, CTL_REQUEUE_MS);
@@ -2176,8 +2189,11 @@ reconcile_cm(struct daemon_controller *c, struct item *it)
 	if (!managed)
 		goto out;
 	if (cur != NULL && daemon_bundle_cm_matches(cur, c->root_pem,
-	    c->bundle_json, c->crl_pem))
+	    c->bundle_json, c->crl_pem)) {
+		if (strcmp(it->ns, c->ca_ns) == 0)
+			crl_published(c, c->crl_seq);
 		goto out;
+	}
 	if ((want = daemon_bundle_cm_build(it->ns, c->root_pem,
 	    c->bundle_json, c->crl_pem, &e)) == NULL) {
 		retry_later(c, it, 0);
@@ -2199,6 +2215,7 @@ reconcile_cm(struct daemon_controller *c, struct item *it)
 		goto out;
 	}
 	it->inflight = true;
+	it->cm_seq = c->crl_seq;
 	c->ninflight++;
 out:
 	json_decref(want);
@@ -2828,15 +2845,61 @@ rev_rewrite(struct daemon_controller *c, const json_t *cm, json_t *rewrite)
 	json_decref(rewrite);
 }
 
+/* The crl_seq a request acted on now waits for: the next CRL when the
+ * ledger changed since the last one was signed. */
+static json_t *
+rev_wait_seq(const struct daemon_controller *c)
+{
+	return json_integer((json_int_t)(c->crl_dirty ? c->crl_seq + 1 :
+	    c->crl_seq));
+}
+
+/* Handled entries whose revocations are in the published CRL leave the
+ * ConfigMap (merge patch, RFC 7386: null deletes), so each request is
+ * acted on once, and none is lost to a leader that dies before its CRL
+ * is out. */
+static void
+rev_remove_due(struct daemon_controller *c)
+{
+	json_t *patch, *pd, *v;
+	const char *k;
+	struct mc_err e;
+
+	if (!c->leader || json_object_size(c->rev_seq) == 0 ||
+	    (patch = json_pack("{s:{}}", "data")) == NULL)
+		return;
+	pd = json_object_get(patch, "data");
+	json_object_foreach(c->rev_seq, k, v)
+		if ((uint64_t)json_integer_value(v) <= c->crl_seq_pub)
+			json_object_set_new(pd, k, json_null());
+	if (json_object_size(pd) > 0 && k8s_patch_merge(c->cl,
+	    &k8s_res_configmaps, c->ca_ns, DAEMON_REVOCATIONS_CM, patch,
+	    rev_patched, c, &e) == NULL) {
+		mc_log_warnx("configmap %s/%s: %s", c->ca_ns,
+		    DAEMON_REVOCATIONS_CM, e.msg);
+		rev_retry_later(c);
+	}
+	json_decref(patch);
+}
+
+/* The CRL numbered seq (crl_seq) is in the CA namespace's ConfigMap. */
+static void
+crl_published(struct daemon_controller *c, uint64_t seq)
+{
+	if (seq <= c->crl_seq_pub)
+		return;
+	c->crl_seq_pub = seq;
+	rev_remove_due(c);
+}
+
 static void
 revocations_process(struct daemon_controller *c)
 {
-	json_t *cm, *data, *patch = NULL, *pd, *done, *rewrite = NULL;
+	json_t *cm, *data, *done, *rewrite = NULL;
 	char *resolved;
 	const char *k;
 	json_t *v;
 	void *tmp;
-	struct mc_err e;
 
 	if (!c->leader || c->ca_state != CA_READY || !c->term_ready ||
 	    (cm = k8s_informer_get(c->rev_inf, c->ca_ns,
@@ -2849,11 +2912,10 @@ revocations_process(struct daemon_controller *c)
 		if (json_object_get(data, k) == NULL)
 			json_object_del(c->rev_done, k);
 	}
-	if (json_object_size(data) == 0)
-		goto out;
-	if ((patch = json_pack("{s:{}}", "data")) == NULL)
-		goto out;
-	pd = json_object_get(patch, "data");
+	json_object_foreach_safe(c->rev_seq, tmp, k, v) {
+		if (json_object_get(data, k) == NULL)
+			json_object_del(c->rev_seq, k);
+	}
 	json_object_foreach(data, k, v) {
 		done = json_object_get(c->rev_done, k);
 		/* A request acted on whose removal failed or was cut off
@@ -2877,21 +2939,15 @@ revocations_process(struct daemon_controller *c)
 			}
 			json_object_set_new(c->rev_done, k,
 			    json_string(json_string_value(v)));
-		}
-		json_object_set_new(pd, k, json_null());
+			json_object_set_new(c->rev_seq, k, rev_wait_seq(c));
+		} else if (!json_is_string(v))
+			json_object_set_new(c->rev_seq, k, json_integer(0));
+		else if (json_object_get(c->rev_seq, k) == NULL)
+			json_object_set_new(c->rev_seq, k, rev_wait_seq(c));
 	}
 	if (rewrite != NULL)
 		rev_rewrite(c, cm, rewrite);
-	if (json_object_size(pd) == 0)
-		goto out;
-	/* Handled entries leave the ConfigMap (merge patch, RFC 7386: null
-	 * deletes), so each request is acted on once. */
-	if (k8s_patch_merge(c->cl, &k8s_res_configmaps, c->ca_ns,
-	    DAEMON_REVOCATIONS_CM, patch, rev_patched, c, &e) == NULL)
-		mc_log_warnx("configmap %s/%s: %s", c->ca_ns,
-		    DAEMON_REVOCATIONS_CM, e.msg);
-out:
-	json_decref(patch);
+	rev_remove_due(c);
 	json_decref(cm);
 }
 
@@ -3076,6 +3132,7 @@ leader_started(struct k8s_elector *el, void *arg)
 	    c->identity);
 	c->term_ready = false;
 	c->crl_dirty = true;
+	c->crl_seq_pub = 0; /* known written this term only */
 	/* the rest once the CA is loaded and the watches synced: tick()
 	 * calls term_start() */
 }
@@ -3447,9 +3504,12 @@ daemon_controller_new(struct daemon_config *cfg,
 
 	if ((c = mc_calloc(1, sizeof(*c))) == NULL ||
 	    (c->tab = mc_calloc(1024, sizeof(struct item *))) == NULL ||
-	    (c->rev_done = json_object()) == NULL) {
-		if (c != NULL)
+	    (c->rev_done = json_object()) == NULL ||
+	    (c->rev_seq = json_object()) == NULL) {
+		if (c != NULL) {
 			mc_free(c->tab);
+			json_decref(c->rev_done);
+		}
 		mc_free(c);
 		mc_err_set(e, MC_ST_NOMEM, 0, "controller: out of memory");
 		return NULL;
@@ -3694,6 +3754,7 @@ daemon_controller_free(struct daemon_controller *c)
 	}
 	k8s_elector_free(c->el);
 	json_decref(c->rev_done);
+	json_decref(c->rev_seq);
 	k8s_informer_free(c->ns_inf);
 	k8s_informer_free(c->sa_inf);
 	k8s_informer_free(c->sec_inf);

@@ -16,7 +16,11 @@
 #       the leaf: revoked and re-issued;
 #   serial_unknown  an unknown serial is logged as unknown and consumed;
 #   crl_number_continues  the new leader's CRL number follows the one
-#       its predecessor published (RFC 5280 5.2.3: monotonic).
+#       its predecessor published (RFC 5280 5.2.3: monotonic);
+#   request_kept_until_crl, request_survives_leader_death  a revocation
+#       request the leader acted on, whose CRL it could not publish
+#       before it died, stays in meshca-revocations, and the next
+#       leader revokes the leaf.
 . "${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}/tests/daemon/ctl_lib.sh"
 FLAGS="--propagation-window 8s"
 
@@ -161,5 +165,41 @@ if wait_for 5 grep -q 'serial 0123456789abcdef0123456789abcdef is unknown' \
 	ok serial_unknown
 else
 	bad serial_unknown "no clear log line, or the request was kept"
+fi
+
+# 4. a request acted on, its CRL not out (the bundle ConfigMap's writes
+# fail), the leader killed: the entry must still be there for the next
+# leader. Secret writes fail too, so that no re-issue names the leaf as
+# superseded: only the request can get it revoked.
+meshcad_start d $FLAGS
+wait_for 10 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' \
+    http://127.0.0.1:\$(cat $work/d.port)/readyz)\" = 200 ]"
+sleep 1 # d records the leaves it sees as a standby
+s5=$(serial_of fo sa-2)
+emu_admin /_emulator/faults '{"status":500,"count":100000,"method":"PUT",
+    "path_contains":"meshca-ca-bundle"}' >/dev/null
+emu_admin /_emulator/faults '{"status":500,"count":100000,"method":"PUT",
+    "path_contains":"secrets/istio.sa-2"}' >/dev/null
+kubectl -n $CANS patch configmap meshca-revocations --type merge \
+    -p "{\"data\":{\"r5\":\"serial=$s5 reason=keyCompromise\"}}" >/dev/null
+r5_left() {
+	[ "$(kubectl -n $CANS get configmap meshca-revocations -o json |
+	    jq -r '.data.r5 // empty')" != "" ]
+}
+if wait_for 10 grep -q "certificate revoked serial=$s5" "$work/c.log" &&
+    sleep 2 && r5_left; then
+	ok request_kept_until_crl
+else
+	bad request_kept_until_crl "the request was not acted on, or it left \
+meshca-revocations before its CRL was published"
+fi
+kill -9 "$(cat "$work/c.pid")" 2>/dev/null
+emu_admin /_emulator/clear-faults >/dev/null
+r5_gone() { ! r5_left; }
+if wait_for 25 crl_has fo "$s5" && wait_for 10 r5_gone; then
+	ok request_survives_leader_death
+else
+	bad request_survives_leader_death "$s5 (revoked on request by a \
+leader that died before its CRL was out) not in the next leader's CRL"
 fi
 finish
