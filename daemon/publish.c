@@ -183,20 +183,27 @@ pending_number(const char *p, char stop, int64_t *v, const char **end)
 
 /* An even number of hex digits, at most DAEMON_KID_MAX bytes, to the
  * end of tok: a key identifier. */
+static unsigned char
+hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return (unsigned char)(ch - '0');
+	if (ch >= 'a' && ch <= 'f')
+		return (unsigned char)(ch - 'a' + 10);
+	return (unsigned char)(ch - 'A' + 10);
+}
+
 static int
 pending_kid(const char *tok, unsigned char *kid, size_t *kid_len)
 {
 	size_t hl = strspn(tok, "0123456789abcdefABCDEF"), i;
-	unsigned int byte;
 
 	if (hl == 0 || tok[hl] != '\0' || hl % 2 != 0 ||
 	    hl / 2 > DAEMON_KID_MAX)
 		return -1;
-	for (i = 0; i < hl / 2; i++) {
-		if (sscanf(tok + 2 * i, "%2x", &byte) != 1)
-			return -1;
-		kid[i] = (unsigned char)byte;
-	}
+	for (i = 0; i < hl / 2; i++)
+		kid[i] = (unsigned char)(hex_digit(tok[2 * i]) << 4 |
+		    hex_digit(tok[2 * i + 1]));
 	*kid_len = hl / 2;
 	return 0;
 }
