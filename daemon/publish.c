@@ -236,6 +236,7 @@ size_t
 daemon_pending_parse(const char *s, struct daemon_pending *out, size_t max)
 {
 	char tok[64 + 2 * 24 + 2 * DAEMON_KID_MAX], ser[64];
+	struct daemon_pending one;
 	size_t n = 0, len;
 
 	while (s != NULL && *s != '\0' && n < max) {
@@ -246,10 +247,11 @@ daemon_pending_parse(const char *s, struct daemon_pending *out, size_t max)
 		if (len < sizeof(tok)) {
 			memcpy(tok, s, len);
 			tok[len] = '\0';
-			if (pending_entry(tok, ser, sizeof(ser), &out[n]) ==
-			    0 && daemon_serial_norm(ser, out[n].serial,
-			    sizeof(out[n].serial)) == 0)
-				n++;
+			memset(&one, 0, sizeof(one));
+			if (pending_entry(tok, ser, sizeof(ser), &one) == 0 &&
+			    daemon_serial_norm(ser, one.serial,
+			    sizeof(one.serial)) == 0)
+				out[n++] = one; /* out past n is left alone */
 		}
 		s += len;
 	}
