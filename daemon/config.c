@@ -1133,7 +1133,8 @@ daemon_usage(FILE *fp)
 {
 	static const char *const lines[] = {
 		"[--check-config] [--config FILE] [--kubeconfig PATH]",
-		"[--db PATH] [--ca-namespace NS] [--trust-domain TD]",
+		"[--db PATH] [--ca-dir DIR] [--ca-refresh DURATION]",
+		"[--ca-namespace NS] [--trust-domain TD]",
 		"[--cert-ttl DURATION] [--max-cert-ttl DURATION]",
 		"[--metrics-listen ADDR:PORT] [--metrics-port-file FILE]",
 		"[--metrics-max-connections N] [--log-format json|text]",
