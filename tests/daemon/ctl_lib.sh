@@ -156,10 +156,13 @@ make_sas() {
 
 # The leaf serial of Secret istio.SA in NS, lowercase hex ("" if none).
 serial_of() {
+	# in the ledger's form, 32 digits: openssl drops a leading zero
+	# octet (1 serial in 256), which meshca's output keeps
 	kubectl -n "$1" get secret "istio.$2" -o json 2>/dev/null |
 	    jq -r '.data["cert-chain.pem"] // .data["tls.crt"]' |
 	    base64 -d 2>/dev/null | openssl x509 -noout -serial 2>/dev/null |
-	    sed 's/serial=//' | tr 'A-F' 'a-f'
+	    sed 's/serial=//' | tr 'A-F' 'a-f' |
+	    awk 'length($0) > 0 { while (length($0) < 32) $0 = "0" $0; print }'
 }
 
 # True when every account of the namespaces given has a Secret whose
