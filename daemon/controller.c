@@ -811,15 +811,22 @@ pendlist_add(struct pendlist *l, const char *serial, int64_t not_after,
 	l->n++;
 }
 
+/* Adds a leaf the ledger records as issued by authority aid. */
+static void
+pendlist_add_row(struct pendlist *l, const char *serial, int64_t not_after,
+    int64_t aid)
+{
+	const struct auth_kid *k = auth_kid_of(l->c, aid);
+
+	pendlist_add(l, serial, not_after, l->due, k != NULL ? k->kid : NULL,
+	    k != NULL ? k->len : 0);
+}
+
 static int
 collect_pending(const struct store_cert *row, void *arg, struct mc_err *e)
 {
-	struct pendlist *l = arg;
-	const struct auth_kid *k = auth_kid_of(l->c, row->authority_id);
-
 	(void)e;
-	pendlist_add(l, row->serial, row->not_after, l->due,
-	    k != NULL ? k->kid : NULL, k != NULL ? k->len : 0);
+	pendlist_add_row(arg, row->serial, row->not_after, row->authority_id);
 	return 0;
 }
 
@@ -865,14 +872,10 @@ pending_for_write(struct daemon_controller *c, struct item *it,
 		memset(&row, 0, sizeof(row));
 		if (store_cert_get(c->db, ser, &row, &found, &e) == 0 &&
 		    found) {
-			const struct auth_kid *k = auth_kid_of(c,
-			    row.authority_id);
-
 			if (row.spiffe_id != NULL &&
 			    strcmp(row.spiffe_id, id) == 0)
-				pendlist_add(&l, ser, row.not_after, l.due,
-				    k != NULL ? k->kid : NULL,
-				    k != NULL ? k->len : 0);
+				pendlist_add_row(&l, ser, row.not_after,
+				    row.authority_id);
 			store_cert_clear(&row);
 		} else if (!found)
 			pendlist_add(&l, ser, now + (int64_t)(
@@ -1242,7 +1245,6 @@ authority_from_material(struct daemon_controller *c,
     const struct ca_material *m, struct ca_authority **out, struct mc_err *e)
 {
 	struct ca_istio_pem in;
-
 	size_t i;
 
 	memset(&in, 0, sizeof(in));
@@ -1826,20 +1828,27 @@ retiring_prefix(const char *k, char *prefix, size_t len)
 	return 0;
 }
 
+/* A write that failed (why) is tried again from the tick, after a
+ * backoff. */
+static void
+retiring_retry_later(struct daemon_controller *c, const char *why)
+{
+	c->retiring_retry_ms = k8s_now_ms() +
+	    k8s_backoff_next(&c->retiring_bo) + 1;
+	mc_log_warnx("secret %s/%s: %s; trying again", c->ca_ns,
+	    DAEMON_CA_RETIRING_SECRET, why);
+}
+
 static void
 retiring_written(const struct k8s_response *r, void *arg)
 {
 	struct daemon_controller *c = arg;
 
 	c->retiring_inflight = false;
-	if (r->outcome == K8S_OK) {
+	if (r->outcome == K8S_OK)
 		k8s_backoff_reset(&c->retiring_bo);
-		return;
-	}
-	c->retiring_retry_ms = k8s_now_ms() +
-	    k8s_backoff_next(&c->retiring_bo) + 1;
-	mc_log_warnx("secret %s/%s: %s; trying again", c->ca_ns,
-	    DAEMON_CA_RETIRING_SECRET, r->err.msg);
+	else
+		retiring_retry_later(c, r->err.msg);
 }
 
 /* Writes c->retiring_want unless the Secret (as the watch has it) holds
@@ -1893,10 +1902,7 @@ retiring_write(struct daemon_controller *c)
 nomem:
 	mc_err_set(&e, MC_ST_NOMEM, 0, "out of memory");
 fail:
-	c->retiring_retry_ms = k8s_now_ms() +
-	    k8s_backoff_next(&c->retiring_bo) + 1;
-	mc_log_warnx("secret %s/%s: %s; trying again", c->ca_ns,
-	    DAEMON_CA_RETIRING_SECRET, e.msg);
+	retiring_retry_later(c, e.msg);
 out:
 	json_decref(obj);
 	json_decref(cur);
